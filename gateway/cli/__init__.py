@@ -1,0 +1,61 @@
+"""`netops`: serve the platform and manage tenants, keys, the index and the audit log.
+
+Each area's commands live in a module of their own and are registered here.
+Exit codes: 0 success, 1 a check failed (e.g. `audit verify`), 2 usage or start-up error.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from gateway.cli.admin import audit, key, tenant
+from gateway.cli.common import fail, settings_of
+from gateway.cli.index import index, search
+from gateway.settings import load_settings
+
+__all__ = ["bench", "cli", "main"]
+
+
+@click.group()
+@click.option(
+    "--config",
+    "config",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="YAML config file (default: ./netops.yaml if present, or $NETOPS_CONFIG).",
+)
+@click.pass_context
+def cli(ctx: click.Context, config: Path | None) -> None:
+    """NetOps Assistant: an LLM-guarded assistant platform for network operations."""
+    try:
+        ctx.obj = load_settings(config)
+    except (FileNotFoundError, ValueError) as exc:
+        fail(f"invalid configuration: {exc}")
+
+
+@cli.command()
+@click.option("--host", default=None, help="Listen address (default from settings: 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Listen port (default from settings: 8080).")
+@click.option("--no-model-server", is_flag=True, help="Do not start the embedded llama.cpp server.")
+@click.pass_context
+def serve(ctx: click.Context, host: str | None, port: int | None, no_model_server: bool) -> None:
+    """Start the gateway (and, by default, the embedded model server); Ctrl-C stops both."""
+    from gateway.serve import run  # noqa: PLC0415 - heavy imports only for this command
+
+    run(settings_of(ctx), host=host, port=port, model_server=not no_model_server)
+
+
+@cli.group()
+def bench() -> None:
+    """Benchmarks: each prints a table and writes JSON."""
+
+
+for command in (tenant, key, audit, index, search):
+    cli.add_command(command)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(auto_envvar_prefix=None)

@@ -1,0 +1,82 @@
+"""The state store: SQLite by default, PostgreSQL when `database_url` names one. SQLAlchemy Core only.
+
+Example:
+    engine = open_engine("sqlite:///var/netops.db")
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Engine,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    event,
+)
+
+__all__ = ["API_KEYS", "AUDIT", "METADATA", "TENANTS", "open_engine"]
+
+METADATA = MetaData()
+
+TENANTS = Table(
+    "tenants",
+    METADATA,
+    Column("name", String(64), primary_key=True),
+    Column("models", Text, nullable=False),  # JSON list of route names; ["*"] means all
+    Column("tools", Text, nullable=False),  # JSON list of granted tool names
+    Column("rpm", Integer, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+API_KEYS = Table(
+    "api_keys",
+    METADATA,
+    Column("key_id", String(16), primary_key=True),
+    Column("tenant", String(64), nullable=False, index=True),
+    Column("secret_hash", String(64), nullable=False),
+    Column("label", String(128), nullable=False),
+    Column("role", String(32), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("revoked", Boolean, nullable=False, default=False),
+)
+
+AUDIT = Table(
+    "audit_log",
+    METADATA,
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("ts", Float, nullable=False),
+    Column("tenant", String(64), nullable=False, index=True),
+    Column("request_id", String(64), nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+
+def open_engine(url: str) -> Engine:
+    """Create the engine and the tables (idempotent)."""
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, pool_pre_ping=True)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    METADATA.create_all(engine)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
+    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()

@@ -1,0 +1,82 @@
+"""Gateway exceptions: authentication, tenancy and request validation.
+
+    GatewayError
+     +-- Unauthenticated     missing, unknown or revoked API key (401)
+     +-- ModelNotAllowed     the tenant may not use this model (403)
+     +-- RateLimited         over the tenant's request rate (429, carries retry_after)
+     +-- InvalidRequest      the body is not a valid request (422, names the field)
+     +-- NotFound            a named resource does not exist (404)
+     +-- Conflict            a named resource already exists (409)
+
+Errors from guardrails, retrieval, routing and tools are mapped to HTTP in `gateway.problems`.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "Conflict",
+    "GatewayError",
+    "InvalidRequest",
+    "ModelNotAllowed",
+    "NotFound",
+    "RateLimited",
+    "Unauthenticated",
+]
+
+
+class GatewayError(Exception):
+    """Base of every gateway error; `code` is the stable machine-readable error code."""
+
+    code = "gateway_error"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class Unauthenticated(GatewayError):
+    """No valid API key. `code` is `unknown_key`, `revoked_key` or `missing_key`."""
+
+    code = "unknown_key"
+
+    def __init__(self, detail: str, *, code: str = "unknown_key") -> None:
+        super().__init__(detail)
+        self.code = code
+
+
+class ModelNotAllowed(GatewayError):
+    """The tenant's policy does not allow this model."""
+
+    code = "model_not_allowed"
+
+
+class RateLimited(GatewayError):
+    """The tenant is over its request rate; retry after `retry_after` seconds."""
+
+    code = "rate_limited"
+
+    def __init__(self, detail: str, *, retry_after: float) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
+class InvalidRequest(GatewayError):
+    """The request body does not validate."""
+
+    code = "invalid_request"
+
+    def __init__(self, detail: str, *, errors: list[dict[str, object]] | None = None) -> None:
+        super().__init__(detail)
+        self.errors = errors or []
+
+
+class NotFound(GatewayError):
+    """The named tenant, key or resource does not exist."""
+
+    code = "not_found"
+
+
+class Conflict(GatewayError):
+    """The named resource already exists."""
+
+    code = "conflict"

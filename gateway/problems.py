@@ -1,0 +1,99 @@
+"""The one table from exceptions to HTTP: RFC 9457 problem+json with stable codes.
+
+Every response body for an error has `type`, `title`, `status`, `detail`, `code` and `request_id`.
+Unexpected exceptions become a 500 `internal_error` without a traceback (and are logged).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi.responses import JSONResponse
+
+from gateway.errors import (
+    Conflict,
+    GatewayError,
+    InvalidRequest,
+    ModelNotAllowed,
+    NotFound,
+    RateLimited,
+    Unauthenticated,
+)
+from guardrails import Blocked, GuardrailError, InputTooLarge, ScannerFailed
+from retrieval import IndexUnavailable, RetrievalError
+from routing import BackendUnavailable, RoutingError, UnknownModel
+from tools import InvalidArguments, ToolError, ToolFailed, ToolNotAllowed
+
+__all__ = ["PROBLEM_TYPE", "STATUS", "problem", "problem_for"]
+
+PROBLEM_TYPE = "https://netops-assistant.dev/problems/"
+log = logging.getLogger("netops.gateway")
+
+STATUS: dict[type[Exception], tuple[int, str]] = {
+    Unauthenticated: (401, "Unauthorized"),
+    ModelNotAllowed: (403, "Model not allowed"),
+    ToolNotAllowed: (403, "Tool not allowed"),
+    NotFound: (404, "Not found"),
+    UnknownModel: (404, "Model not found"),
+    Conflict: (409, "Conflict"),
+    InputTooLarge: (413, "Request too large"),
+    InvalidRequest: (422, "Invalid request"),
+    InvalidArguments: (422, "Invalid tool arguments"),
+    Blocked: (400, "Blocked by a guardrail"),
+    RateLimited: (429, "Too many requests"),
+    ToolFailed: (502, "Tool failed"),
+    ScannerFailed: (503, "Guardrail unavailable"),
+    BackendUnavailable: (503, "Model backend unavailable"),
+    IndexUnavailable: (503, "Runbook index unavailable"),
+}
+
+DomainError = GatewayError | GuardrailError | RetrievalError | RoutingError | ToolError
+
+
+def problem(status: int, title: str, code: str, detail: str, request_id: str, **extra: Any) -> JSONResponse:
+    body = {
+        "type": PROBLEM_TYPE + code,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "code": code,
+        "request_id": request_id,
+        **extra,
+    }
+    headers = {"x-request-id": request_id}
+    if "retry_after" in extra:
+        headers["retry-after"] = str(max(1, round(float(extra["retry_after"]) + 0.5)))
+    return JSONResponse(body, status_code=status, media_type="application/problem+json", headers=headers)
+
+
+def problem_for(exc: Exception, request_id: str) -> JSONResponse:
+    """Map any exception to its problem response; unknown ones are a logged 500 without internals."""
+    for cls in type(exc).__mro__:
+        if cls in STATUS:
+            status, title = STATUS[cls]
+            return problem(
+                status,
+                title,
+                getattr(exc, "code", "error"),
+                getattr(exc, "detail", str(exc)),
+                request_id,
+                **_extra(exc),
+            )
+    log.error("unhandled error in request %s: %s", request_id, type(exc).__name__, exc_info=exc)
+    return problem(
+        500, "Internal error", "internal_error", "an internal error occurred; see the gateway log", request_id
+    )
+
+
+def _extra(exc: Exception) -> dict[str, Any]:
+    extra: dict[str, Any] = {}
+    if isinstance(exc, RateLimited):
+        extra["retry_after"] = round(exc.retry_after, 3)
+    if isinstance(exc, InvalidRequest) and exc.errors:
+        extra["errors"] = exc.errors
+    if isinstance(exc, BackendUnavailable):
+        extra["deployments"] = exc.deployments
+    if isinstance(exc, GuardrailError) and exc.scanner:
+        extra["scanner"] = exc.scanner
+    return extra

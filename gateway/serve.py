@@ -1,0 +1,77 @@
+"""`netops serve`: start the model server, build the services, run uvicorn; Ctrl-C stops everything.
+
+Start-up order: check the gateway port, start the model server (it boots while the embedder loads),
+build services, ensure the demo tenant and index, wait for the model, then listen.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+
+import click
+import uvicorn
+
+from gateway.app import create_app
+from gateway.demo import build_index, ensure_demo_key
+from gateway.services import Services
+from gateway.settings import Settings
+from gateway.supervisor import ModelServer, ModelServerError, port_in_use
+
+__all__ = ["run"]
+
+
+def run(settings: Settings, *, host: str | None, port: int | None, model_server: bool) -> None:
+    """Serve until interrupted."""
+    started = time.perf_counter()
+    host = host or settings.server.host
+    port = port or settings.server.port
+    if port_in_use(host, port):
+        click.echo(
+            f"error: {host}:{port} is already in use (another `netops serve`?). Stop it, or pass --port.",
+            err=True,
+        )
+        sys.exit(2)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    server = ModelServer(settings.model_server, log_dir=settings.data_dir / "logs")
+    run_model = model_server and settings.model_server.enabled
+    try:
+        if run_model:
+            server.start()
+        svc = Services.build(settings)
+    except ModelServerError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    try:
+        key = ensure_demo_key(svc)
+        if not svc.retriever.status().ready:
+            status = build_index(svc, click.echo)
+            click.echo(f"index {status.version} ready: {status.chunks} chunks")
+        if run_model:
+            server.wait_ready()
+        _banner(host, port, key, time.perf_counter() - started)
+        uvicorn.run(create_app(svc), host=host, port=port, log_level="warning")
+    except ModelServerError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    finally:
+        server.stop()
+        svc.close()
+
+
+def _banner(host: str, port: int, key: str, seconds: float) -> None:
+    base = f"http://{host}:{port}"
+    click.echo(f"""
+NetOps Assistant is up ({seconds:.1f} s).
+  OpenAI-compatible API:  {base}/v1      (model: netops-assistant)
+  Health / readiness:     {base}/healthz  {base}/readyz
+  API docs:               {base}/docs
+  Demo API key:           {key}
+
+  curl {base}/v1/chat/completions -H "Authorization: Bearer {key}" \\
+       -H "content-type: application/json" \\
+       -d '{{"model": "netops-assistant", "messages": [{{"role": "user", "content": "BGP session is down"}}]}}'
+
+Ctrl-C stops the gateway and the model server.
+""")

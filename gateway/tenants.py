@@ -1,0 +1,148 @@
+"""Tenants and API keys. Keys are shown once and stored only as SHA-256 digests.
+
+A key reads `nk-<key_id>-<secret>`; the key id finds the row, the digest of the whole key is compared
+in constant time. Every request is resolved to a `Principal` before anything else runs.
+
+Example:
+    tenants = Tenants(engine)
+    tenants.create("acme", models=["netops-assistant"], tools=["dns_lookup"], rpm=60)
+    key = tenants.create_key("acme", label="noc-laptop")      # the plaintext, once
+    principal = tenants.authenticate(key.plaintext)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+import secrets
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from gateway.db import API_KEYS, TENANTS
+from gateway.errors import Conflict, InvalidRequest, NotFound, Unauthenticated
+
+__all__ = ["IssuedKey", "Principal", "Tenants"]
+
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+_KEY = re.compile(r"^nk-([0-9a-f]{12})-([A-Za-z0-9_-]{20,64})$")
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The authenticated caller: tenant, key and what the tenant may use."""
+
+    tenant: str
+    key_id: str
+    role: str
+    models: frozenset[str]
+    tools: frozenset[str]
+    rpm: int
+
+    def may_use(self, model: str) -> bool:
+        return "*" in self.models or model in self.models
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedKey:
+    """A newly created key; `plaintext` is never stored."""
+
+    key_id: str
+    tenant: str
+    plaintext: str
+
+
+class Tenants:
+    """Creates tenants and keys, and resolves presented keys to principals."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def create(self, name: str, *, models: list[str], tools: list[str], rpm: int) -> None:
+        if not _NAME.match(name):
+            raise InvalidRequest(f"tenant name {name!r} must match {_NAME.pattern}")
+        try:
+            with self._engine.begin() as conn:
+                conn.execute(
+                    insert(TENANTS).values(
+                        name=name,
+                        models=json.dumps(sorted(models)),
+                        tools=json.dumps(sorted(tools)),
+                        rpm=rpm,
+                        created_at=time.time(),
+                    )
+                )
+        except IntegrityError:
+            raise Conflict(f"tenant {name!r} already exists") from None
+
+    def exists(self, name: str) -> bool:
+        with self._engine.connect() as conn:
+            return conn.execute(select(TENANTS.c.name).where(TENANTS.c.name == name)).first() is not None
+
+    def list(self) -> list[dict[str, object]]:
+        with self._engine.connect() as conn:
+            rows = conn.execute(select(TENANTS).order_by(TENANTS.c.name)).mappings().all()
+        return [{**row, "models": json.loads(row["models"]), "tools": json.loads(row["tools"])} for row in rows]
+
+    def create_key(self, tenant: str, *, label: str = "", role: str = "user") -> IssuedKey:
+        if not self.exists(tenant):
+            raise NotFound(f"tenant {tenant!r} does not exist")
+        key_id = secrets.token_hex(6)
+        plaintext = f"nk-{key_id}-{secrets.token_urlsafe(24)}"
+        with self._engine.begin() as conn:
+            conn.execute(
+                insert(API_KEYS).values(
+                    key_id=key_id,
+                    tenant=tenant,
+                    secret_hash=_digest(plaintext),
+                    label=label,
+                    role=role,
+                    created_at=time.time(),
+                    revoked=False,
+                )
+            )
+        return IssuedKey(key_id, tenant, plaintext)
+
+    def revoke_key(self, key_id: str) -> None:
+        with self._engine.begin() as conn:
+            result = conn.execute(update(API_KEYS).where(API_KEYS.c.key_id == key_id).values(revoked=True))
+        if result.rowcount == 0:
+            raise NotFound(f"key {key_id!r} does not exist")
+
+    def authenticate(self, presented: str | None) -> Principal:
+        """Resolve a presented key; raises `Unauthenticated` with `missing_key`, `unknown_key` or `revoked_key`."""
+        if not presented:
+            raise Unauthenticated("no API key: send `Authorization: Bearer <key>`", code="missing_key")
+        match = _KEY.match(presented)
+        if not match:
+            raise Unauthenticated("unknown API key")
+        with self._engine.connect() as conn:
+            row = (
+                conn.execute(
+                    select(API_KEYS, TENANTS.c.models, TENANTS.c.tools, TENANTS.c.rpm)
+                    .join(TENANTS, TENANTS.c.name == API_KEYS.c.tenant)
+                    .where(API_KEYS.c.key_id == match.group(1))
+                )
+                .mappings()
+                .first()
+            )
+        if row is None or not hmac.compare_digest(row["secret_hash"], _digest(presented)):
+            raise Unauthenticated("unknown API key")
+        if row["revoked"]:
+            raise Unauthenticated("this API key has been revoked", code="revoked_key")
+        return Principal(
+            row["tenant"],
+            row["key_id"],
+            row["role"],
+            frozenset(json.loads(row["models"])),
+            frozenset(json.loads(row["tools"])),
+            int(row["rpm"]),
+        )
+
+
+def _digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()

@@ -1,0 +1,64 @@
+"""A chain of scanners for one stage: each sees the text the previous one passed on.
+
+A block stops the chain with `Blocked`. A scanner that raises anything else stops it with
+`ScannerFailed` (fail closed) unless the scanner is listed in `fail_open`, in which case its
+failure is recorded as a verdict and the text passes on unchanged.
+
+Example:
+    chain = GuardChain([SizeLimit(24_000, 1_500), SecretsScanner()])
+    result = chain.run(text, ScanContext(tenant="acme", stage=Stage.INPUT))
+    result.text      # redacted text
+    result.verdicts  # one per scanner
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from guardrails.errors import Blocked, ScannerFailed
+from guardrails.scanner import ScanContext, Scanner
+from guardrails.verdict import Action, Verdict
+
+__all__ = ["ChainResult", "GuardChain"]
+
+
+@dataclass(frozen=True, slots=True)
+class ChainResult:
+    """The text after every scanner, and each scanner's verdict."""
+
+    text: str
+    verdicts: tuple[Verdict, ...]
+
+
+class GuardChain:
+    """Runs the scanners that apply to a context's stage, in order."""
+
+    def __init__(self, scanners: Sequence[Scanner], *, fail_open: Iterable[str] = ()) -> None:
+        self.scanners = tuple(scanners)
+        self.fail_open = frozenset(fail_open)
+
+    def run(self, text: str, ctx: ScanContext) -> ChainResult:
+        verdicts: list[Verdict] = []
+        for scanner in self.scanners:
+            if ctx.stage not in scanner.stages:
+                continue
+            verdict = self._scan_one(scanner, text, ctx)
+            verdicts.append(verdict)
+            if verdict.action is Action.BLOCK:
+                raise Blocked(f"{scanner.name}: {verdict.reason}", scanner=scanner.name)
+            text = verdict.text
+        return ChainResult(text, tuple(verdicts))
+
+    def _scan_one(self, scanner: Scanner, text: str, ctx: ScanContext) -> Verdict:
+        try:
+            return scanner.scan(text, ctx)
+        except Blocked:
+            raise
+        except Exception as exc:
+            if scanner.name in self.fail_open:
+                return Verdict.allow(scanner.name, text, score=None)
+            raise ScannerFailed(
+                f"scanner {scanner.name!r} failed ({type(exc).__name__}); request blocked (fail closed)",
+                scanner=scanner.name,
+            ) from exc

@@ -1,0 +1,90 @@
+"""Session fixtures: one real llama.cpp model server per test run, a recording proxy in front of it,
+and a real gateway (uvicorn) over real services (SQLite, embedded Qdrant, MiniLM embeddings)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
+
+from gateway.app import create_app
+from gateway.demo import build_index, ensure_demo_key
+from gateway.services import Services
+from gateway.settings import ModelServerSettings, Settings
+from gateway.supervisor import ModelServer
+from routing import Deployment
+from tests.support import ThreadedServer, free_port, recording_proxy
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@dataclass
+class ModelEndpoint:
+    """The real model server and the recording proxy in front of it."""
+
+    direct_url: str
+    url: str
+    request_log: Path
+
+
+@dataclass
+class Gateway:
+    """A running gateway: its URL, services, settings and the demo tenant's key."""
+
+    url: str
+    svc: Services
+    settings: Settings
+    key: str
+
+    @property
+    def v1(self) -> str:
+        return f"{self.url}/v1"
+
+
+@pytest.fixture(scope="session")
+def model(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModelEndpoint]:
+    """One llama.cpp server (SmolLM2-135M) for the whole run, behind a recording proxy."""
+    logs = tmp_path_factory.mktemp("model")
+    settings = ModelServerSettings(port=free_port(), n_ctx=2048)
+    server = ModelServer(settings, log_dir=logs)
+    server.start()
+    try:
+        server.wait_ready()
+        request_log = logs / "requests.log"
+        request_log.touch()
+        proxy = ThreadedServer(recording_proxy(f"http://127.0.0.1:{settings.port}", request_log)).start()
+        yield ModelEndpoint(server.url, f"{proxy.url}/v1", request_log)
+        proxy.stop()
+    finally:
+        server.stop()
+
+
+def gateway_settings(data_dir: Path, model_url: str, **overrides: object) -> Settings:
+    """Settings for a test gateway: no embedded model server, the given model URL."""
+    deployment = Deployment(name="local-smollm2", model="smollm2-135m-instruct", base_url=model_url)
+    return Settings(
+        data_dir=data_dir,
+        model_server=ModelServerSettings(enabled=False),
+        deployments=[deployment],
+        **overrides,  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture(scope="session")
+def gateway(model: ModelEndpoint, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+    """The real gateway on a free port, with the demo tenant and the demo runbook index."""
+    settings = gateway_settings(tmp_path_factory.mktemp("gateway"), model.url)
+    svc = Services.build(settings)
+    key = ensure_demo_key(svc)
+    build_index(svc, lambda _: None)
+    server = ThreadedServer(create_app(svc)).start()
+    yield Gateway(server.url, svc, settings, key)
+    server.stop()
+    svc.close()

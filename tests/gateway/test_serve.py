@@ -1,0 +1,56 @@
+"""`netops serve` as a user runs it: a fresh data folder, the embedded model server, the demo tenant and index."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import openai
+
+from gateway.supervisor import port_in_use
+from tests.support import free_port
+
+
+def test_serve_answers_through_the_openai_sdk_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
+    port, model_port = free_port(), free_port()
+    env = {
+        **os.environ,
+        "NETOPS_DATA_DIR": str(tmp_path),
+        "NETOPS_SERVER__PORT": str(port),
+        "NETOPS_MODEL_SERVER__PORT": str(model_port),
+    }
+    started = time.monotonic()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gateway", "serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        ready = None
+        while time.monotonic() - started < 180 and proc.poll() is None:
+            try:
+                ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2)
+                if ready.status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        assert ready is not None and ready.status_code == 200, ready.text if ready else "no answer"
+        checks = ready.json()["checks"]
+        assert {"model:local-smollm2", "store", "index"} <= set(checks)
+        key = (tmp_path / "demo-api-key").read_text().strip()
+        sdk = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=key, max_retries=0)
+        reply = sdk.chat.completions.create(
+            model="netops-assistant", max_tokens=20, messages=[{"role": "user", "content": "DNS lookups fail. Steps?"}]
+        )
+        assert reply.choices[0].message.content
+        print(f"\nnetops serve: first answer {time.monotonic() - started:.1f} s after start")
+    finally:
+        proc.send_signal(signal.SIGINT)
+        output, _ = proc.communicate(timeout=30)
+    assert "Demo API key" in output
+    assert proc.returncode == 0, output[-2000:]
+    assert not port_in_use("127.0.0.1", model_port), "the model server outlived `netops serve`"

@@ -1,0 +1,83 @@
+"""The network-secrets redactor and the streaming guard (unit level; the gateway tests cover the path)."""
+
+from __future__ import annotations
+
+import pytest
+
+from guardrails import Action, GuardChain, ScanContext, ScannerFailed, SecretsScanner, Stage, StreamGuard, Verdict
+
+CASES = [
+    ("snmp-server community s3cr3tC0mm RO", "s3cr3tC0mm", "snmp-community"),
+    ("enable secret 5 $1$mERr$hx5rVt7rPNoS4wqbXKX7m0", "$1$mERr$hx5rVt7rPNoS4wqbXKX7m0", "enable-secret"),
+    (
+        "username admin privilege 15 secret 9 $9$nhEmQVczB7dqsO$X.HsgL6x1il0RxkOSSvyQYwucySCt7qFm4v7pqCxkKM",
+        "$9$nhEmQVczB7dqsO$X.HsgL6x1il0RxkOSSvyQYwucySCt7qFm4v7pqCxkKM",
+        "password",
+    ),
+    (" neighbor 192.0.2.2 password 7 0822455D0A16", "0822455D0A16", "bgp-password"),
+    ("tacacs-server host 10.1.1.1 key 7 045802150C2E", "045802150C2E", "tacacs-radius-key"),
+    (" key-string 7 110A1016141D", "110A1016141D", "key-string"),
+    (" ip ospf message-digest-key 1 md5 0 0spfK3y", "0spfK3y", "ospf-key"),
+    ("crypto isakmp key Pr3Sh4red address 203.0.113.9", "Pr3Sh4red", "isakmp-psk"),
+    ('set system root-authentication encrypted-password "$6$abc$Zm9vYmFyYmF6"', "$6$abc$Zm9vYmFyYmF6", "crypt-hash"),
+    (
+        "PrivateKey = yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=",
+        "yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=",
+        "wireguard-key",
+    ),
+]
+
+
+@pytest.mark.parametrize(("line", "secret", "kind"), CASES)
+def test_each_family_is_redacted_with_a_labelled_placeholder(line: str, secret: str, kind: str) -> None:
+    verdict = SecretsScanner().scan(line, ScanContext("t", Stage.INPUT))
+    assert verdict.action is Action.REDACT
+    assert secret not in verdict.text
+    assert f"<SECRET:{kind}:1>" in verdict.text
+
+
+def test_config_stays_readable_and_placeholders_are_stable() -> None:
+    text = "snmp-server community abc123 RO\nsnmp-server community abc123 RW\nsnmp-server community xyz RO"
+    verdict = SecretsScanner().scan(text, ScanContext("t", Stage.INPUT))
+    assert verdict.text == (
+        "snmp-server community <SECRET:snmp-community:1> RO\n"
+        "snmp-server community <SECRET:snmp-community:1> RW\n"
+        "snmp-server community <SECRET:snmp-community:2> RO"
+    )
+    assert "abc123" not in str(verdict.summary())
+
+
+def test_benign_config_is_untouched() -> None:
+    text = "interface Gi0/1\n description uplink to core\n ip address 192.0.2.1 255.255.255.252\n no shutdown"
+    assert SecretsScanner().scan(text, ScanContext("t", Stage.INPUT)).action is Action.ALLOW
+
+
+def test_stream_guard_redacts_a_secret_split_across_chunks() -> None:
+    guard = StreamGuard(GuardChain([SecretsScanner()]), ScanContext("t", Stage.OUTPUT))
+    pieces = ["Configure: snmp-server comm", "unity s3cr", "3tC0mm RO\nthen save", "."]
+    emitted = "".join(guard.feed(p) for p in pieces) + guard.flush()
+    assert "s3cr3tC0mm" not in emitted
+    assert "<SECRET:snmp-community:1>" in emitted and emitted.endswith("then save.")
+
+
+def test_stream_guard_holds_an_open_private_key_block() -> None:
+    guard = StreamGuard(GuardChain([SecretsScanner()]), ScanContext("t", Stage.OUTPUT))
+    out = guard.feed("key:\n-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n")
+    assert "MIIEow" not in out
+    out += guard.feed("IBAAKC\n-----END RSA PRIVATE KEY-----\n") + guard.flush()
+    assert "MIIEow" not in out and "<SECRET:private-key:1>" in out
+
+
+class Exploding:
+    name = "exploding"
+    stages = frozenset({Stage.INPUT})
+
+    def scan(self, text: str, ctx: ScanContext) -> Verdict:
+        raise RuntimeError("model file missing")
+
+
+def test_failing_scanner_blocks_unless_fail_open() -> None:
+    ctx = ScanContext("t", Stage.INPUT)
+    with pytest.raises(ScannerFailed, match="fail closed"):
+        GuardChain([Exploding()]).run("hello", ctx)
+    assert GuardChain([Exploding()], fail_open=["exploding"]).run("hello", ctx).text == "hello"
