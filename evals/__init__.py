@@ -1,0 +1,1 @@
+"""Evaluation suites and benchmarks: each prints a table and writes JSON."""
