@@ -25,9 +25,8 @@ def test_serve_answers_through_the_openai_sdk_and_ctrl_c_stops_everything(tmp_pa
         "NETOPS_MODEL_SERVER__PORT": str(model_port),
     }
     started = time.monotonic()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gateway", "serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
+    log = (tmp_path / "serve.out").open("w")  # a file, not a pipe: a full pipe would stall the server
+    proc = subprocess.Popen([sys.executable, "-m", "gateway", "serve"], env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         ready = None
         while time.monotonic() - started < 180 and proc.poll() is None:
@@ -38,7 +37,7 @@ def test_serve_answers_through_the_openai_sdk_and_ctrl_c_stops_everything(tmp_pa
             except httpx.HTTPError:
                 pass
             time.sleep(0.5)
-        assert ready is not None and ready.status_code == 200, ready.text if ready else "no answer"
+        assert ready is not None and ready.status_code == 200, (tmp_path / "serve.out").read_text()[-3000:]
         checks = ready.json()["checks"]
         assert {"model:local-smollm2", "store", "index"} <= set(checks)
         key = (tmp_path / "demo-api-key").read_text().strip()
@@ -50,7 +49,9 @@ def test_serve_answers_through_the_openai_sdk_and_ctrl_c_stops_everything(tmp_pa
         print(f"\nnetops serve: first answer {time.monotonic() - started:.1f} s after start")
     finally:
         proc.send_signal(signal.SIGINT)
-        output, _ = proc.communicate(timeout=30)
+        proc.wait(timeout=30)
+        log.close()
+    output = (tmp_path / "serve.out").read_text()
     assert "Demo API key" in output
     assert proc.returncode == 0, output[-2000:]
     assert not port_in_use("127.0.0.1", model_port), "the model server outlived `netops serve`"
