@@ -30,8 +30,9 @@ def test_unknown_keys_and_dangling_routes_fail(tmp_path: Path) -> None:
     with pytest.raises(ValidationError, match="prot"):
         load_settings(bad)
     dangling = tmp_path / "dangling.yaml"
-    dangling.write_text("deployments: [{name: a, model: m, base_url: 'http://x/v1'}]\n"
-                        "routes: [{name: r, deployments: [b]}]\n")
+    dangling.write_text(
+        "deployments: [{name: a, model: m, base_url: 'http://x/v1'}]\nroutes: [{name: r, deployments: [b]}]\n"
+    )
     with pytest.raises(ValidationError, match="unknown deployments"):
         load_settings(dangling)
     result = netops(tmp_path, "--config", str(bad), "tenant", "list")
