@@ -9,6 +9,7 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
+from functools import partial
 from typing import Any, TypeVar
 
 import httpx
@@ -155,7 +156,9 @@ async def search(request: Request) -> dict[str, Any]:
     who = _authenticate(request)
     body = await _parse(request, SearchRequest)
     svc = _svc(request)
-    hits = await asyncio.to_thread(svc.retriever.search, who.tenant, body.query, body.top_k)
+    hits = await asyncio.to_thread(
+        partial(svc.retriever.search, who.tenant, body.query, body.top_k, clearance=who.clearance)
+    )
     return {"results": [{**h.citation(), "text": h.text} for h in hits]}
 
 

@@ -17,7 +17,10 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gateway import api_routing as routing_api
+from gateway import ui
 from gateway.api import router
+from gateway.api_tools import router as tools_router
 from gateway.problems import problem, problem_for
 from gateway.services import Services
 
@@ -31,6 +34,9 @@ def create_app(svc: Services) -> FastAPI:
     app = FastAPI(title="NetOps Assistant gateway", version="0.1.0", docs_url="/docs", redoc_url=None)
     app.state.svc = svc
     app.include_router(router)
+    app.include_router(ui.router)
+    app.include_router(tools_router)
+    app.include_router(routing_api.router)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _any_error)

@@ -24,7 +24,17 @@ from sqlalchemy.exc import IntegrityError
 
 from gateway.db import AUDIT
 
-__all__ = ["AuditEvent", "AuditLog", "ChatCompleted", "RequestRejected", "VerifyReport"]
+__all__ = [
+    "ActionDecided",
+    "ActionExecuted",
+    "AuditEvent",
+    "AuditLog",
+    "ChatCompleted",
+    "RequestRejected",
+    "ToolDenied",
+    "ToolInvoked",
+    "VerifyReport",
+]
 
 GENESIS = "0" * 64
 
@@ -58,6 +68,8 @@ class ChatCompleted(AuditEvent):
     completion_tokens: int
     finish_reason: str
     policy: str
+    cost_usd: float = 0.0
+    routing: dict[str, object] = field(default_factory=dict)
     verdicts: list[dict[str, object]] = field(default_factory=list)
     citations: list[dict[str, object]] = field(default_factory=list)
     tools: list[dict[str, object]] = field(default_factory=list)
@@ -73,6 +85,61 @@ class RequestRejected(AuditEvent):
     code: str
     detail: str
     verdicts: list[dict[str, object]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ToolInvoked(AuditEvent):
+    """A tool ran (or, for a `change` tool, proposed a pending action): validated arguments and output digest only."""
+
+    kind: ClassVar[str] = "tool.invoked"
+    key_id: str
+    tool: str
+    risk: str
+    arguments: dict[str, object]
+    duration_ms: float
+    output_digest: str
+    verdicts: list[dict[str, object]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ToolDenied(AuditEvent):
+    """A tool call refused (not granted, invalid arguments, not allow-listed) or failed."""
+
+    kind: ClassVar[str] = "tool.denied"
+    key_id: str
+    tool: str
+    code: str
+    detail: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ActionDecided(AuditEvent):
+    """A human approved or denied a pending change action, or tried to and was refused."""
+
+    kind: ClassVar[str] = "action.decided"
+    key_id: str
+    action_id: str
+    decision: str  # approve | deny
+    outcome: str  # the action's status afterwards, or the refusal code
+    tool: str = ""
+    device: str = ""
+    approvals: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ActionExecuted(AuditEvent):
+    """An approved change action ran on its device: result digest and rollback hint."""
+
+    kind: ClassVar[str] = "action.executed"
+    key_id: str
+    action_id: str
+    tool: str
+    device: str
+    arguments: dict[str, object]
+    status: str  # executed | failed
+    result_digest: str
+    rollback: str
+    approvals: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,7 @@ from sqlalchemy import (
     event,
 )
 
-__all__ = ["API_KEYS", "AUDIT", "METADATA", "TENANTS", "open_engine"]
+__all__ = ["API_KEYS", "AUDIT", "METADATA", "TENANTS", "TENANT_LIMITS", "open_engine"]
 
 METADATA = MetaData()
 
@@ -34,6 +34,16 @@ TENANTS = Table(
     Column("tools", Text, nullable=False),  # JSON list of granted tool names
     Column("rpm", Integer, nullable=False),
     Column("created_at", Float, nullable=False),
+)
+
+TENANT_LIMITS = Table(
+    "tenant_limits",  # optional row per tenant: tokens/min and budgets per period (routing.limits.Quota)
+    METADATA,
+    Column("tenant", String(64), primary_key=True),
+    Column("tpm", Integer, nullable=True),
+    Column("token_budget", Integer, nullable=True),
+    Column("spend_budget_usd", Float, nullable=True),
+    Column("budget_period", String(8), nullable=False, default="day"),
 )
 
 API_KEYS = Table(

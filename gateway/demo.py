@@ -10,7 +10,7 @@ import os
 from collections.abc import Callable
 
 from gateway.services import Services
-from retrieval import IndexStatus, RunbookIndex, load_chunks
+from retrieval import IndexStatus, RunbookIndex, scan
 
 __all__ = ["DEMO_TENANT", "build_index", "ensure_demo_key"]
 
@@ -33,10 +33,15 @@ def ensure_demo_key(svc: Services) -> str:
 
 
 def build_index(svc: Services, say: Callable[[str], None]) -> IndexStatus:
-    """Build the runbook index from the configured sources."""
+    """Build a version of the runbook index from the configured sources and promote it (first start)."""
     index = svc.retriever
     assert isinstance(index, RunbookIndex)
     sources = svc.settings.retrieval.sources
-    chunks = list(load_chunks(sources, max_chars=svc.settings.retrieval.max_chunk_chars))
-    say(f"indexing {len(chunks)} chunks from {', '.join(str(s) for s in sources if s.is_dir())} ...")
-    return index.build(chunks)
+    corpus = scan(sources, max_chars=svc.settings.retrieval.max_chunk_chars)
+    say(f"indexing {len(corpus.chunks)} chunks from {', '.join(str(s) for s in sources if s.is_dir())} ...")
+    for rejected in corpus.rejected:
+        say(f"skipped {rejected.path}: {rejected.reason}")
+    manifest = index.build(corpus)
+    if index.live() != manifest.version:
+        index.promote(manifest.version, gate=None)
+    return index.status()

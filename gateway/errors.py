@@ -3,6 +3,7 @@
     GatewayError
      +-- Unauthenticated     missing, unknown or revoked API key (401)
      +-- ModelNotAllowed     the tenant may not use this model (403)
+     +-- Forbidden           the key's role may not do this (403; e.g. an admin-only endpoint)
      +-- RateLimited         over the tenant's request rate (429, carries retry_after)
      +-- InvalidRequest      the body is not a valid request (422, names the field)
      +-- NotFound            a named resource does not exist (404)
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 __all__ = [
     "Conflict",
+    "Forbidden",
     "GatewayError",
     "InvalidRequest",
     "ModelNotAllowed",
@@ -48,6 +50,12 @@ class ModelNotAllowed(GatewayError):
     """The tenant's policy does not allow this model."""
 
     code = "model_not_allowed"
+
+
+class Forbidden(GatewayError):
+    """The key is valid but its role does not allow this operation."""
+
+    code = "forbidden"
 
 
 class RateLimited(GatewayError):

@@ -19,11 +19,20 @@ from gateway.errors import ModelNotAllowed
 from gateway.prompting import build_messages, tool_message
 from gateway.schemas import ChatCompletionRequest
 from gateway.services import Services
-from gateway.steps import Trail, guard_messages, model_request, retrieve, run_tools, stream_answer
+from gateway.steps import (
+    Trail,
+    guard_messages,
+    model_request,
+    retrieve,
+    run_tools,
+    runbook_calls,
+    stream_answer,
+    with_tool_results,
+)
 from gateway.tenants import Principal
 from guardrails import GuardrailError, ScanContext, Stage, StreamGuard, Vault
 from routing import RoutingError, StreamEnd
-from tools import ToolContext, ToolError
+from tools import ToolError
 
 __all__ = ["AnswerDelta", "AnswerDone", "chat"]
 
@@ -52,16 +61,22 @@ async def chat(
     route = svc.router.table.route(req.model)
     if not who.may_use(route.name):
         raise ModelNotAllowed(f"tenant {who.tenant!r} may not use model {route.name!r}")
-    svc.limiter.check(who.tenant, rpm=who.rpm)
     guards, vault, trail = svc.guards.for_tenant(who.tenant), Vault(), Trail()
     scan = ScanContext(who.tenant, Stage.INPUT, vault)
+    ticket = None
     try:
         history = guard_messages(req.messages, guards.input, scan, trail)
         excerpts = await retrieve(svc, who.tenant, history, guards.context, vault, trail) if route.assistant else []
-        tool_ctx = ToolContext(who.tenant, who.tools, request_id)
+        tool_ctx = svc.toolbox.context(who.tenant, who.tools, role=who.role, key_id=who.key_id, request_id=request_id)
         request = model_request(req, route, build_messages(history, excerpts), svc.tools, tool_ctx)
-        stream = await svc.router.open(route, request)
+        ticket = await svc.metering.reserve(who, route, request, svc.router.table)  # limits + budget, atomic
+        planned = await run_tools(
+            svc, runbook_calls(svc, excerpts, history, tool_ctx), tool_ctx, guards.context, vault, trail
+        )
+        request = with_tool_results(request, planned)
+        stream = await svc.router.open(route, request, buffered=not req.stream)
     except (GuardrailError, RoutingError, ToolError) as exc:
+        await svc.metering.release(ticket)
         await _reject(svc, who, request_id, route.name, exc, trail)
         raise
     out = StreamGuard(guards.output, ScanContext(who.tenant, Stage.OUTPUT, vault))
@@ -72,10 +87,13 @@ async def chat(
         else:
             yield AnswerDelta(item)
     assert end is not None
-    tools = await run_tools(svc, end.tool_calls, tool_ctx, guards.context, vault, trail)
-    if tools:
-        follow_up = [*request.messages, *(tool_message(r, text) for r, text in tools)]
-        stream = await svc.router.open(route, model_request(req, route, follow_up, svc.tools, None))
+    called = await run_tools(svc, end.tool_calls, tool_ctx, guards.context, vault, trail)
+    tools = [*planned, *called]
+    if called:
+        follow_up = [*request.messages, *(tool_message(r, text) for r, text in called)]
+        stream = await svc.router.open(
+            route, model_request(req, route, follow_up, svc.tools, None), buffered=not req.stream
+        )
         async for item in stream_answer(stream, out):
             if isinstance(item, StreamEnd):
                 end = StreamEnd(
@@ -89,15 +107,20 @@ async def chat(
     if tail:
         yield AnswerDelta(tail)
     trail.extend(out.verdicts)
+    cost = await svc.metering.settle(
+        ticket, stream.deployment, prompt_tokens=end.prompt_tokens, completion_tokens=end.completion_tokens
+    )
     citations = [hit.citation() for hit, _ in excerpts]
     netops: dict[str, object] = {
         "route": route.name,
         "deployment": stream.deployment.name,
+        "cost_usd": round(cost, 8),
         "policy": guards.policy_id,
         "citations": citations,
         "tools": [{**r.summary(), "output": text} for r, text in tools],
         "redactions": vault.count,
         "warnings": trail.warnings,
+        "confirmation_required": trail.confirmations(),
     }
     await asyncio.to_thread(
         svc.audit.append,
@@ -111,6 +134,8 @@ async def chat(
             stream=req.stream,
             prompt_tokens=end.prompt_tokens,
             completion_tokens=end.completion_tokens,
+            cost_usd=cost,
+            routing=stream.summary(),
             finish_reason=end.finish_reason,
             policy=guards.policy_id,
             verdicts=trail.summaries(),

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 
 from gateway.errors import (
     Conflict,
+    Forbidden,
     GatewayError,
     InvalidRequest,
     ModelNotAllowed,
@@ -21,9 +22,27 @@ from gateway.errors import (
     Unauthenticated,
 )
 from guardrails import Blocked, GuardrailError, InputTooLarge, ScannerFailed
-from retrieval import IndexUnavailable, RetrievalError
-from routing import BackendUnavailable, RoutingError, UnknownModel
-from tools import InvalidArguments, ToolError, ToolFailed, ToolNotAllowed
+from retrieval import IndexUnavailable, InvalidQuery, NothingToRollBack, PromoteRefused, RetrievalError, UnknownVersion
+from routing import (
+    BackendUnavailable,
+    BudgetExhausted,
+    DeploymentFailed,
+    LimitExceeded,
+    NoEligibleDeployment,
+    RoutingError,
+    UnknownModel,
+)
+from tools import (
+    ActionNotFound,
+    ActionNotPending,
+    ApprovalRefused,
+    CommandNotAllowed,
+    InvalidArguments,
+    LabError,
+    ToolError,
+    ToolFailed,
+    ToolNotAllowed,
+)
 
 __all__ = ["PROBLEM_TYPE", "STATUS", "problem", "problem_for"]
 
@@ -33,7 +52,13 @@ log = logging.getLogger("netops.gateway")
 STATUS: dict[type[Exception], tuple[int, str]] = {
     Unauthenticated: (401, "Unauthorized"),
     ModelNotAllowed: (403, "Model not allowed"),
+    Forbidden: (403, "Forbidden"),
     ToolNotAllowed: (403, "Tool not allowed"),
+    CommandNotAllowed: (403, "Command not allow-listed"),
+    ApprovalRefused: (403, "Approval refused"),
+    ActionNotFound: (404, "Action not found"),
+    ActionNotPending: (409, "Action not pending"),
+    LabError: (503, "Lab unavailable"),
     NotFound: (404, "Not found"),
     UnknownModel: (404, "Model not found"),
     Conflict: (409, "Conflict"),
@@ -42,10 +67,18 @@ STATUS: dict[type[Exception], tuple[int, str]] = {
     InvalidArguments: (422, "Invalid tool arguments"),
     Blocked: (400, "Blocked by a guardrail"),
     RateLimited: (429, "Too many requests"),
+    LimitExceeded: (429, "Too many requests"),
+    BudgetExhausted: (402, "Budget exhausted"),
+    NoEligibleDeployment: (422, "No eligible model deployment"),
     ToolFailed: (502, "Tool failed"),
     ScannerFailed: (503, "Guardrail unavailable"),
     BackendUnavailable: (503, "Model backend unavailable"),
+    DeploymentFailed: (502, "Model backend failed"),
     IndexUnavailable: (503, "Runbook index unavailable"),
+    InvalidQuery: (422, "Invalid search"),
+    UnknownVersion: (404, "Index version not found"),
+    PromoteRefused: (409, "Promote refused"),
+    NothingToRollBack: (409, "Nothing to roll back"),
 }
 
 DomainError = GatewayError | GuardrailError | RetrievalError | RoutingError | ToolError
@@ -88,8 +121,10 @@ def problem_for(exc: Exception, request_id: str) -> JSONResponse:
 
 def _extra(exc: Exception) -> dict[str, Any]:
     extra: dict[str, Any] = {}
-    if isinstance(exc, RateLimited):
+    if isinstance(exc, RateLimited | LimitExceeded):
         extra["retry_after"] = round(exc.retry_after, 3)
+    if isinstance(exc, BudgetExhausted):
+        extra["resets_in"] = round(exc.resets_in)
     if isinstance(exc, InvalidRequest) and exc.errors:
         extra["errors"] = exc.errors
     if isinstance(exc, BackendUnavailable):

@@ -1,42 +1,91 @@
-"""Per-tenant request rate: a token bucket in process memory.
+"""Metering: per-tenant limits and budgets around each model call, and token/cost accounting.
+
+`reserve` is the one atomic check-and-reserve a request makes (an upper bound of its tokens and cost,
+against requests/min, tokens/min and the period budget); `settle` books the actual usage and exports
+it as Prometheus metrics per tenant and deployment. The store is in-process by default and Redis-backed
+(shared across replicas) when `redis_url` is set. A reservation never settled stays charged.
 
 Example:
-    limiter = RateLimiter()
-    limiter.check("acme", rpm=60)  # raises RateLimited(retry_after=...) when over
+    metering = Metering.build(settings, metrics)
+    ticket = await metering.reserve(principal, route, request, table)
+    cost = await metering.settle(ticket, deployment, prompt_tokens=120, completion_tokens=40)
 """
 
 from __future__ import annotations
 
-import threading
-import time
+import asyncio
 from dataclasses import dataclass
 
-from gateway.errors import RateLimited
+from prometheus_client import Counter
 
-__all__ = ["RateLimiter"]
+from gateway.metrics import Metrics
+from gateway.settings import Settings
+from gateway.tenants import Principal
+from routing import ModelRequest
+from routing.limits import InProcessLimits, LimitStore, Reservation, reservation_for
+from routing.table import Deployment, Route, RouteTable
+
+__all__ = ["Metering", "Ticket"]
 
 
-@dataclass
-class _Bucket:
-    tokens: float
-    updated: float
+@dataclass(frozen=True, slots=True)
+class Ticket:
+    """A request's reservation, to settle once the call is done."""
+
+    tenant: str
+    reservation: Reservation
 
 
-class RateLimiter:
-    """A token bucket per tenant, refilled at `rpm / 60` per second, holding at most `rpm`."""
+class Metering:
+    """Limits, budgets and accounting for model calls."""
 
-    def __init__(self) -> None:
-        self._buckets: dict[str, _Bucket] = {}
-        self._lock = threading.Lock()
+    def __init__(self, store: LimitStore, metrics: Metrics) -> None:
+        self.store = store
+        self._cost = Counter(
+            "netops_cost_usd_total", "Model spend in USD", ["tenant", "deployment"], registry=metrics.registry
+        )
+        self._tokens = Counter(
+            "netops_tenant_tokens_total",
+            "Model tokens per tenant",
+            ["tenant", "deployment", "kind"],
+            registry=metrics.registry,
+        )
 
-    def check(self, tenant: str, *, rpm: int) -> None:
-        now = time.monotonic()
-        with self._lock:
-            bucket = self._buckets.setdefault(tenant, _Bucket(float(rpm), now))
-            rate = rpm / 60.0
-            bucket.tokens = min(float(rpm), bucket.tokens + (now - bucket.updated) * rate)
-            bucket.updated = now
-            if bucket.tokens < 1.0:
-                retry_after = (1.0 - bucket.tokens) / rate
-                raise RateLimited(f"tenant {tenant!r} is over {rpm} requests/minute", retry_after=retry_after)
-            bucket.tokens -= 1.0
+    @classmethod
+    def build(cls, settings: Settings, metrics: Metrics) -> Metering:
+        if settings.redis_url:
+            from routing.redis_limits import RedisLimits  # noqa: PLC0415 - imports redis only when configured
+
+            return cls(RedisLimits.connect(settings.redis_url, prefix=settings.routing.limits_prefix), metrics)
+        return cls(InProcessLimits(), metrics)
+
+    async def reserve(self, who: Principal, route: Route, request: ModelRequest, table: RouteTable) -> Ticket:
+        """Check and reserve, atomically; raises `LimitExceeded` (429) or `BudgetExhausted` (402)."""
+        tokens, micro = reservation_for(request, table.candidates(route))
+        reservation = await asyncio.to_thread(
+            self.store.reserve, who.tenant, rpm=who.rpm, quota=who.quota, tokens=tokens, micro_usd=micro
+        )
+        return Ticket(who.tenant, reservation)
+
+    async def release(self, ticket: Ticket | None) -> None:
+        """The call never reached a model: give the whole reservation back (the request still counts)."""
+        if ticket is not None:
+            await asyncio.to_thread(self.store.settle, ticket.reservation, tokens=0, micro_usd=0)
+
+    async def settle(
+        self, ticket: Ticket | None, deployment: Deployment, *, prompt_tokens: int, completion_tokens: int
+    ) -> float:
+        """Book the actual usage; returns the call's cost in USD."""
+        cost = deployment.cost(prompt_tokens, completion_tokens)
+        if ticket is None:
+            return cost
+        await asyncio.to_thread(
+            self.store.settle,
+            ticket.reservation,
+            tokens=prompt_tokens + completion_tokens,
+            micro_usd=round(cost * 1_000_000),
+        )
+        self._cost.labels(ticket.tenant, deployment.name).inc(cost)
+        self._tokens.labels(ticket.tenant, deployment.name, "prompt").inc(prompt_tokens)
+        self._tokens.labels(ticket.tenant, deployment.name, "completion").inc(completion_tokens)
+        return cost

@@ -18,6 +18,7 @@ from gateway.demo import build_index, ensure_demo_key
 from gateway.services import Services
 from gateway.settings import Settings
 from gateway.supervisor import ModelServer, ModelServerError, port_in_use
+from guardrails import PolicyError
 
 __all__ = ["run"]
 
@@ -40,7 +41,8 @@ def run(settings: Settings, *, host: str | None, port: int | None, model_server:
         if run_model:
             server.start()
         svc = Services.build(settings)
-    except ModelServerError as exc:
+    except (ModelServerError, PolicyError) as exc:  # a bad guardrail policy fails boot with its message
+        server.stop()
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
     try:

@@ -15,15 +15,15 @@ from sqlalchemy import Engine
 from gateway.audit import AuditLog
 from gateway.db import open_engine
 from gateway.metrics import Metrics
-from gateway.ratelimit import RateLimiter
+from gateway.ratelimit import Metering
 from gateway.settings import Settings
 from gateway.tenants import Tenants
-from guardrails import Guards, default_guards
-from retrieval import MiniLMEmbedder, QdrantStore, Retriever, RunbookIndex
-from routing import LiteLLMBackend, ModelBackend, Router, RouteTable
-from tools import ToolRegistry, default_tools
+from guardrails import Guards, default_guards, load_guards
+from retrieval import MiniLMEmbedder, Retriever, RunbookIndex, VectorStore, open_store
+from routing import BreakerConfig, LiteLLMBackend, ModelBackend, Router, RouteTable
+from tools import Toolbox, ToolRegistry
 
-__all__ = ["Services", "open_index"]
+__all__ = ["Services", "build_guards", "open_index"]
 
 
 @dataclass
@@ -36,30 +36,41 @@ class Services:
     audit: AuditLog
     guards: Guards
     retriever: Retriever
-    store: QdrantStore
+    store: VectorStore
     router: Router
     tools: ToolRegistry
-    limiter: RateLimiter
+    metering: Metering
     metrics: Metrics
+    toolbox: Toolbox
 
     @classmethod
     def build(cls, settings: Settings, *, backend: ModelBackend | None = None) -> Services:
         engine = open_engine(settings.sqlalchemy_url)
         store, index = open_index(settings)
+        metrics, rs = Metrics(), settings.routing
+        breaker = BreakerConfig(rs.failure_threshold, rs.cooldown_s, rs.max_cooldown_s)
+        table = RouteTable(settings.deployments, settings.routes)
+        t = settings.tools
+        toolbox = Toolbox.build(
+            engine,
+            inventory_dir=t.inventory_dir,
+            lab_dir=str(t.lab_dir),
+            lab_prefix=t.lab_prefix,
+            lab_ssh_port=t.lab_ssh_port,
+        )
         return cls(
             settings=settings,
             engine=engine,
             tenants=Tenants(engine),
             audit=AuditLog(engine),
-            guards=default_guards(
-                max_chars=settings.guardrails.max_input_chars, max_tokens=settings.guardrails.max_input_tokens
-            ),
+            guards=build_guards(settings),
             retriever=index,
             store=store,
-            router=Router(RouteTable(settings.deployments, settings.routes), backend or LiteLLMBackend()),
-            tools=ToolRegistry(default_tools()),
-            limiter=RateLimiter(),
-            metrics=Metrics(),
+            router=Router(table, backend or LiteLLMBackend(), breaker=breaker, scrape_interval_s=rs.scrape_interval_s),
+            tools=toolbox.registry,
+            metering=Metering.build(settings, metrics),
+            metrics=metrics,
+            toolbox=toolbox,
         )
 
     def close(self) -> None:
@@ -67,18 +78,23 @@ class Services:
         self.engine.dispose()
 
 
-def open_index(settings: Settings) -> tuple[QdrantStore, RunbookIndex]:
+def build_guards(settings: Settings) -> Guards:
+    """Every tenant's guardrail chains from the policies folder (validated here: a bad policy fails boot)."""
+    g = settings.guardrails
+    if g.policies_dir is None:
+        return default_guards(max_chars=g.max_input_chars, max_tokens=g.max_input_tokens)
+    return load_guards(g.policies_dir, max_chars=g.max_input_chars, max_tokens=g.max_input_tokens)
+
+
+def open_index(settings: Settings) -> tuple[VectorStore, RunbookIndex]:
     """Open the configured vector store and the runbook index over it (loads the embedder)."""
     r = settings.retrieval
-    store = QdrantStore.open(
+    store = open_store(
+        engine=r.engine,
         url=r.qdrant_url,
-        path=settings.data_dir / "qdrant",
+        path=settings.data_dir,
         api_key=r.qdrant_api_key.get_secret_value() if r.qdrant_api_key else None,
     )
-    index = RunbookIndex(
-        store,
-        MiniLMEmbedder.load(),
-        collection=r.collection,
-        manifest=settings.data_dir / "index" / f"{r.collection}.json",
-    )
+    embedder = MiniLMEmbedder.load(threads=r.embed_threads)
+    index = RunbookIndex(store, embedder, name=r.collection, mode=r.mode, max_chars=r.max_chunk_chars)
     return store, index

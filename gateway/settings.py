@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import (
@@ -22,7 +22,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
-from routing.table import Deployment, Route
+from routing.table import Deployment, Route, RouteTable, RoutingSettings
 
 __all__ = [
     "GuardrailSettings",
@@ -30,6 +30,7 @@ __all__ = [
     "RetrievalSettings",
     "ServerSettings",
     "Settings",
+    "ToolSettings",
     "load_settings",
 ]
 
@@ -65,6 +66,7 @@ class GuardrailSettings(_Strict):
 
     max_input_chars: int = Field(24_000, gt=0)
     max_input_tokens: int = Field(1_500, gt=0)
+    policies_dir: Path | None = _REPO_ROOT / "infra" / "policies"  # per-tenant policy YAML; None: built-in default
 
 
 class RetrievalSettings(_Strict):
@@ -81,6 +83,20 @@ class RetrievalSettings(_Strict):
     )
     top_k: int = Field(3, ge=1, le=50)
     max_chunk_chars: int = Field(1200, ge=200)
+    mode: Literal["hybrid", "dense", "lexical"] = "hybrid"
+    engine: Literal["edge", "local"] = "edge"  # embedded store when no qdrant_url: Qdrant Edge or qdrant-client local
+    embed_threads: int | None = Field(1, ge=1)  # torch threads for MiniLM; None: torch default
+    eval_set: Path | None = _REPO_ROOT.parent / "shared" / "data" / "evals" / "alert-to-runbook.jsonl"
+    gate_tolerance: float = Field(0.02, ge=0.0, le=1.0)
+
+
+class ToolSettings(_Strict):
+    """Vetted tools: the per-tenant inventories, and where the FRR lab (`netops lab`) keeps its files and namespaces."""
+
+    inventory_dir: Path | None = _REPO_ROOT / "infra" / "inventory"
+    lab_dir: Path = Path("/run/netops-lab")
+    lab_prefix: str = Field("nl", pattern=r"^[a-z][a-z0-9]{0,7}$")
+    lab_ssh_port: int = Field(2222, ge=1024, le=65535)  # the lab's sshd on 127.0.0.1 (vtysh over SSH)
 
 
 class Settings(BaseSettings):
@@ -96,8 +112,10 @@ class Settings(BaseSettings):
     model_server: ModelServerSettings = ModelServerSettings()
     deployments: list[Deployment] = Field(default_factory=list)
     routes: list[Route] = Field(default_factory=list)
+    routing: RoutingSettings = RoutingSettings()
     guardrails: GuardrailSettings = GuardrailSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
+    tools: ToolSettings = ToolSettings()
 
     @model_validator(mode="after")
     def _defaults_and_references(self) -> Settings:
@@ -114,6 +132,7 @@ class Settings(BaseSettings):
             unknown = [d for d in route.deployments if d not in known]
             if unknown:
                 raise ValueError(f"route {route.name!r} names unknown deployments {unknown}")
+        RouteTable(self.deployments, self.routes)  # fallbacks and capabilities: fail at start-up
         return self
 
     def embedded_deployment(self) -> Deployment:

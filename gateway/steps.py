@@ -4,17 +4,29 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from gateway.audit import ToolDenied, ToolInvoked
+from gateway.prompting import tool_message
 from gateway.schemas import ChatCompletionRequest, ChatMessage
 from gateway.services import Services
 from guardrails import Action, GuardChain, ScanContext, Stage, StreamGuard, Vault, Verdict
 from retrieval import Hit, RetrievalError
 from routing import ModelRequest, Route, RoutedStream, StreamEnd, TextDelta, ToolCall
 from tools import ToolContext, ToolError, ToolNotAllowed, ToolRegistry, ToolResult
+from tools.runbook import plan_runbook_calls
 
-__all__ = ["Trail", "guard_messages", "model_request", "retrieve", "run_tools", "stream_answer"]
+__all__ = [
+    "Trail",
+    "guard_messages",
+    "model_request",
+    "retrieve",
+    "run_tools",
+    "runbook_calls",
+    "stream_answer",
+    "with_tool_results",
+]
 
 
 @dataclass
@@ -29,6 +41,11 @@ class Trail:
             self.verdicts.append(verdict)
             if verdict.action is not Action.ALLOW:
                 self.warnings.append(f"{verdict.scanner}: {verdict.reason}")
+
+    def confirmations(self) -> list[str]:
+        """Dangerous commands the answer contains: a client must get explicit confirmation before running them."""
+        flagged = (v for v in self.verdicts if v.action is Action.FLAG and v.scanner == "dangerous_commands")
+        return sorted({span.label for v in flagged for span in v.evidence})
 
     def summaries(self) -> list[dict[str, object]]:
         return [v.summary() for v in self.verdicts if v.action is not Action.ALLOW]
@@ -87,7 +104,11 @@ def model_request(
     if forced not in tool_ctx.grants or forced not in registry.names:
         raise ToolNotAllowed(f"tool {forced!r} is not available to tenant {tool_ctx.tenant!r}", tool=forced)
     return ModelRequest(
-        messages, max_tokens, req.temperature, tools=registry.schemas([forced]), tool_choice=req.tool_choice
+        messages,
+        max_tokens,
+        req.temperature,
+        tools=registry.schemas([forced], tool_ctx.tenant),
+        tool_choice=req.tool_choice,
     )
 
 
@@ -105,7 +126,7 @@ async def stream_answer(stream: RoutedStream, guard: StreamGuard) -> AsyncIterat
 async def run_tools(
     svc: Services, calls: Sequence[ToolCall], ctx: ToolContext, chain: GuardChain, vault: Vault, trail: Trail
 ) -> list[tuple[ToolResult, str]]:
-    """Run the model's tool calls through the registry; outputs pass the context chain."""
+    """Run the model's tool calls through the registry; outputs pass the context chain; each call is audited."""
     done: list[tuple[ToolResult, str]] = []
     scan = ScanContext(ctx.tenant, Stage.CONTEXT, vault)
     for call in calls:
@@ -114,9 +135,53 @@ async def run_tools(
         except ToolError as exc:
             svc.metrics.tool_calls.labels(call.name, exc.code).inc()
             trail.warnings.append(f"tool {call.name} refused or failed: {exc.detail}")
+            denied = ToolDenied(
+                tenant=ctx.tenant,
+                request_id=ctx.request_id,
+                key_id=ctx.key_id,
+                tool=call.name[:64],
+                code=exc.code,
+                detail=exc.detail[:500],
+            )
+            await asyncio.to_thread(svc.audit.append, denied)
             continue
         svc.metrics.tool_calls.labels(call.name, "ok").inc()
         guarded = chain.run(result.output, scan)
         trail.extend(guarded.verdicts)
+        await asyncio.to_thread(svc.audit.append, _invoked(ctx, result, guarded.verdicts, svc))
         done.append((result, guarded.text))
     return done
+
+
+def runbook_calls(
+    svc: Services, excerpts: Sequence[tuple[Hit, str]], history: Sequence[tuple[str, str]], ctx: ToolContext
+) -> list[ToolCall]:
+    """Read-only tools named by retrieved runbook steps, on the device the user named (tenant opt-in)."""
+    tenant = svc.toolbox.inventory.for_tenant(ctx.tenant)
+    if not tenant.runbook_tools or not excerpts:
+        return []
+    user = next((text for role, text in reversed(history) if role == "user"), "")
+    devices = [d.name for d in tenant.devices]
+    plan = plan_runbook_calls((text for _, text in excerpts), user, devices, ctx.grants, svc.tools)
+    return [ToolCall(f"runbook-{i}", name, arguments) for i, (name, arguments) in enumerate(plan)]
+
+
+def with_tool_results(request: ModelRequest, results: Sequence[tuple[ToolResult, str]]) -> ModelRequest:
+    """The request with guarded tool outputs appended as untrusted data."""
+    if not results:
+        return request
+    return replace(request, messages=[*request.messages, *(tool_message(r, text) for r, text in results)])
+
+
+def _invoked(ctx: ToolContext, result: ToolResult, verdicts: Sequence[Verdict], svc: Services) -> ToolInvoked:
+    return ToolInvoked(
+        tenant=ctx.tenant,
+        request_id=ctx.request_id,
+        key_id=ctx.key_id,
+        tool=result.tool,
+        risk=svc.tools.risks[result.tool].value,
+        arguments=result.arguments,
+        duration_ms=round(result.duration_ms, 2),
+        output_digest=result.output_digest,
+        verdicts=[v.summary() for v in verdicts if v.action is not Action.ALLOW],
+    )

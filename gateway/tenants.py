@@ -18,13 +18,14 @@ import json
 import re
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from gateway.db import API_KEYS, TENANTS
+from gateway.db import API_KEYS, TENANT_LIMITS, TENANTS
 from gateway.errors import Conflict, InvalidRequest, NotFound, Unauthenticated
+from routing.limits import Quota
 
 __all__ = ["IssuedKey", "Principal", "Tenants"]
 
@@ -42,9 +43,15 @@ class Principal:
     models: frozenset[str]
     tools: frozenset[str]
     rpm: int
+    quota: Quota = field(default_factory=Quota)
 
     def may_use(self, model: str) -> bool:
         return "*" in self.models or model in self.models
+
+    @property
+    def clearance(self) -> str:
+        """The highest runbook sensitivity this key may retrieve: user internal, approver confidential, admin all."""
+        return {"admin": "restricted", "approver": "confidential"}.get(self.role, "internal")
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +120,27 @@ class Tenants:
         if result.rowcount == 0:
             raise NotFound(f"key {key_id!r} does not exist")
 
+    def set_quota(self, tenant: str, quota: Quota) -> None:
+        """Set a tenant's tokens/min and budgets (replacing earlier ones)."""
+        if not self.exists(tenant):
+            raise NotFound(f"tenant {tenant!r} does not exist")
+        with self._engine.begin() as conn:
+            conn.execute(delete(TENANT_LIMITS).where(TENANT_LIMITS.c.tenant == tenant))
+            conn.execute(
+                insert(TENANT_LIMITS).values(
+                    tenant=tenant,
+                    tpm=quota.tpm,
+                    token_budget=quota.token_budget,
+                    spend_budget_usd=quota.spend_budget_usd,
+                    budget_period=quota.period,
+                )
+            )
+
+    def quota(self, tenant: str) -> Quota:
+        with self._engine.connect() as conn:
+            row = conn.execute(select(TENANT_LIMITS).where(TENANT_LIMITS.c.tenant == tenant)).mappings().first()
+        return _quota(row)
+
     def authenticate(self, presented: str | None) -> Principal:
         """Resolve a presented key; raises `Unauthenticated` with `missing_key`, `unknown_key` or `revoked_key`."""
         if not presented:
@@ -141,7 +169,15 @@ class Tenants:
             frozenset(json.loads(row["models"])),
             frozenset(json.loads(row["tools"])),
             int(row["rpm"]),
+            self.quota(row["tenant"]),
         )
+
+
+def _quota(row: object) -> Quota:
+    if row is None:
+        return Quota()
+    r = dict(row)  # type: ignore[call-overload]
+    return Quota(r["tpm"], r["token_budget"], r["spend_budget_usd"], r["budget_period"])
 
 
 def _digest(key: str) -> str:

@@ -2,7 +2,8 @@
 
 A block stops the chain with `Blocked`. A scanner that raises anything else stops it with
 `ScannerFailed` (fail closed) unless the scanner is listed in `fail_open`, in which case its
-failure is recorded as a verdict and the text passes on unchanged.
+failure is recorded as a verdict and the text passes on unchanged. A scanner that takes longer than
+`timeout_s` counts as failed the same way (`ScannerTimedOut`): its verdict is discarded, never trusted late.
 
 Example:
     chain = GuardChain([SizeLimit(24_000, 1_500), SecretsScanner()])
@@ -13,10 +14,11 @@ Example:
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from guardrails.errors import Blocked, ScannerFailed
+from guardrails.errors import Blocked, ScannerFailed, ScannerTimedOut
 from guardrails.scanner import ScanContext, Scanner
 from guardrails.verdict import Action, Verdict
 
@@ -34,9 +36,12 @@ class ChainResult:
 class GuardChain:
     """Runs the scanners that apply to a context's stage, in order."""
 
-    def __init__(self, scanners: Sequence[Scanner], *, fail_open: Iterable[str] = ()) -> None:
+    def __init__(
+        self, scanners: Sequence[Scanner], *, fail_open: Iterable[str] = (), timeout_s: float | None = None
+    ) -> None:
         self.scanners = tuple(scanners)
         self.fail_open = frozenset(fail_open)
+        self.timeout_s = timeout_s
 
     def run(self, text: str, ctx: ScanContext) -> ChainResult:
         verdicts: list[Verdict] = []
@@ -51,14 +56,26 @@ class GuardChain:
         return ChainResult(text, tuple(verdicts))
 
     def _scan_one(self, scanner: Scanner, text: str, ctx: ScanContext) -> Verdict:
+        started = time.perf_counter()
         try:
-            return scanner.scan(text, ctx)
+            verdict = scanner.scan(text, ctx)
         except Blocked:
             raise
-        except Exception as exc:
-            if scanner.name in self.fail_open:
-                return Verdict.allow(scanner.name, text, score=None)
-            raise ScannerFailed(
+        except Exception as exc:  # noqa: BLE001 - any scanner failure is handled here: fail closed or open
+            return self._failed(scanner, text, ScannerFailed(
                 f"scanner {scanner.name!r} failed ({type(exc).__name__}); request blocked (fail closed)",
                 scanner=scanner.name,
-            ) from exc
+            ), exc)  # fmt: skip
+        elapsed = time.perf_counter() - started
+        if self.timeout_s is not None and elapsed > self.timeout_s:
+            return self._failed(scanner, text, ScannerTimedOut(
+                f"scanner {scanner.name!r} took {elapsed * 1000:.0f} ms (limit {self.timeout_s * 1000:.0f} ms); "
+                "request blocked (fail closed)",
+                scanner=scanner.name,
+            ), None)  # fmt: skip
+        return verdict
+
+    def _failed(self, scanner: Scanner, text: str, error: ScannerFailed, cause: Exception | None) -> Verdict:
+        if scanner.name in self.fail_open:
+            return Verdict.allow(scanner.name, text, score=None)
+        raise error from cause

@@ -3,13 +3,14 @@
 GuardrailError
  +-- Blocked              a scanner said block (reason, scanner)
  |    +-- InputTooLarge   size or token limit exceeded
- +-- ScannerFailed        a scanner raised or timed out, and its policy is fail-closed
+ +-- ScannerFailed        a scanner raised, and its policy is fail-closed
+ |    +-- ScannerTimedOut  a scanner exceeded the policy's timeout
  +-- PolicyError          a policy file is invalid (raised at start-up, never on a request)
 """
 
 from __future__ import annotations
 
-__all__ = ["Blocked", "GuardrailError", "InputTooLarge", "PolicyError", "ScannerFailed"]
+__all__ = ["Blocked", "GuardrailError", "InputTooLarge", "PolicyError", "ScannerFailed", "ScannerTimedOut"]
 
 
 class GuardrailError(Exception):
@@ -39,6 +40,12 @@ class ScannerFailed(GuardrailError):
     """A scanner raised or timed out; the request is blocked (fail closed)."""
 
     code = "guardrail_failed"
+
+
+class ScannerTimedOut(ScannerFailed):
+    """A scanner took longer than the policy allows; treated like a failure (fail closed)."""
+
+    code = "guardrail_timeout"
 
 
 class PolicyError(GuardrailError):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from guardrails.errors import InputTooLarge, PolicyError
-from guardrails.scanner import ScanContext, Scanner, Stage, register
+from guardrails.scanner import ScanContext, Scanner, Stage, check_options, register
 from guardrails.verdict import Verdict
 
 __all__ = ["SizeLimit", "estimate_tokens"]
@@ -39,4 +39,5 @@ class SizeLimit:
 
 @register("size_limit")
 def _make(options: Mapping[str, object]) -> Scanner:
+    check_options("size_limit", options, {"max_chars", "max_tokens"})
     return SizeLimit(int(str(options.get("max_chars", 24_000))), int(str(options.get("max_tokens", 1_500))))

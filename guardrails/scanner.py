@@ -13,6 +13,7 @@ Example:
 from __future__ import annotations
 
 import enum
+import importlib
 import itertools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -21,7 +22,18 @@ from typing import Protocol
 from guardrails.errors import PolicyError
 from guardrails.verdict import Verdict
 
-__all__ = ["ScanContext", "Scanner", "ScannerFactory", "Stage", "Vault", "build_scanner", "register"]
+__all__ = [
+    "ScanContext",
+    "Scanner",
+    "ScannerFactory",
+    "Stage",
+    "Vault",
+    "build_scanner",
+    "check_options",
+    "load_builtins",
+    "register",
+    "registered",
+]
 
 
 class Stage(enum.StrEnum):
@@ -87,11 +99,47 @@ def register(name: str) -> Callable[[ScannerFactory], ScannerFactory]:
     return decorate
 
 
+_BUILTINS = (
+    "guardrails.limits",
+    "guardrails.secrets",
+    "guardrails.pii",
+    "guardrails.injection",
+    "guardrails.output",
+    "guardrails.topic",
+)
+
+
+def load_builtins() -> None:
+    """Import the built-in scanner modules (they register themselves); heavy ones load only here."""
+    for module in _BUILTINS:
+        importlib.import_module(module)
+
+
 def build_scanner(name: str, options: Mapping[str, object]) -> Scanner:
     """Build a registered scanner; an unknown name is a policy error (raised at start-up)."""
+    if name not in _REGISTRY:
+        load_builtins()
     try:
         factory = _REGISTRY[name]
     except KeyError:
         known = ", ".join(sorted(_REGISTRY))
         raise PolicyError(f"unknown scanner {name!r}; known scanners: {known}") from None
-    return factory(options)
+    try:
+        return factory(options)
+    except PolicyError:
+        raise
+    except (TypeError, ValueError) as exc:
+        raise PolicyError(f"scanner {name!r}: invalid options ({exc})") from None
+
+
+def registered() -> list[str]:
+    """The names of every registered scanner (built-ins included)."""
+    load_builtins()
+    return sorted(_REGISTRY)
+
+
+def check_options(scanner: str, options: Mapping[str, object], allowed: set[str]) -> None:
+    """Fail (policy error, at start-up) on an option the scanner does not know."""
+    unknown = sorted(set(options) - allowed)
+    if unknown:
+        raise PolicyError(f"scanner {scanner!r}: unknown option(s) {unknown}; allowed: {sorted(allowed)}")

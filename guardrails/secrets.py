@@ -4,62 +4,63 @@ Each rule is a regular expression with one named group `secret`; only that group
 so the config stays readable: `snmp-server community s3cr3t RO` -> `snmp-server community <SECRET:snmp-community:1> RO`.
 Placeholders are stable per request (see `Vault`), so an answer can refer to them.
 
-Left out here: entropy-based detection of unlabelled tokens (too many false hits on interface names and hashes).
+The rules live in `guardrails.secret_rules`; values that are documentation syntax (`<string>`, `[0-7]`,
+`{ip | name}`) or already placeholders are left alone.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 
-from guardrails.scanner import ScanContext, Scanner, Stage, register
+from guardrails.scanner import ScanContext, Scanner, Stage, check_options, register
+from guardrails.secret_rules import RULES, SecretRule
 from guardrails.verdict import Span, Verdict
 
 __all__ = ["RULES", "SecretRule", "SecretsScanner"]
 
-_V = r"(?P<secret>\S+)"  # a secret value: one non-blank token
-
-
-@dataclass(frozen=True, slots=True)
-class SecretRule:
-    """One kind of secret and the pattern that finds its value."""
-
-    kind: str
-    pattern: re.Pattern[str]
-
-
-def _rule(kind: str, pattern: str) -> SecretRule:
-    return SecretRule(kind, re.compile(pattern, re.IGNORECASE | re.MULTILINE))
-
-
-RULES: tuple[SecretRule, ...] = (
-    _rule(
-        "private-key",
-        r"(?P<secret>-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]+?-----END [A-Z ]*PRIVATE KEY-----)",
-    ),
-    _rule("snmp-community", rf"\bsnmp-server\s+community\s+{_V}"),
-    _rule("snmp-community", rf"\bcommunity\s+(?:name\s+)?\"?{_V}(?=\"?\s+(?:RO|RW|ro|rw|authorization|view)\b)"),
-    _rule("snmp-v3-key", rf"\b(?:auth|priv)\s+(?:md5|sha\d*|des|3des|aes(?:\s*\d+)?)\s+{_V}"),
-    _rule("enable-secret", rf"\benable\s+(?:secret|password)\s+(?:(?:level\s+\d+\s+)?\d\s+)?{_V}"),
-    _rule("password", rf"\b(?:username|user)\s+\S+\s+(?:.*?\s)?(?:secret|password)\s+(?:\d\s+)?{_V}"),
-    _rule("password", rf"^\s*(?:password|secret)\s+(?:\d\s+)?{_V}"),
-    _rule("key-string", rf"\bkey-string\s+(?:\d\s+)?{_V}"),
-    _rule(
-        "tacacs-radius-key",
-        rf"\b(?:tacacs-server|radius-server|server-private|tacacs|radius)\b.*?\bkey\s+(?:\d\s+)?{_V}",
-    ),
-    _rule("bgp-password", rf"\bneighbor\s+\S+\s+password\s+(?:\d\s+)?{_V}"),
-    _rule(
-        "ospf-key",
-        rf"\b(?:ip\s+)?ospf\s+(?:message-digest-key\s+\d+\s+md5|authentication-key)\s+(?:\d\s+)?{_V}",
-    ),
-    _rule("isakmp-psk", rf"\b(?:crypto\s+isakmp\s+key|pre-shared-key\s+(?:local|remote)?)\s*(?:\d\s+)?{_V}"),
-    _rule("juniper-secret", r"(?P<secret>\$9\$[^\s\";]+)"),
-    _rule("crypt-hash", r"(?P<secret>\$(?:1|5|6|8|9|14)\$[^\s\";]+)"),
-    _rule("wireguard-key", r"\b(?:PrivateKey|PresharedKey)\s*=\s*(?P<secret>[A-Za-z0-9+/]{42,43}=)"),
-    _rule("api-token", r"(?P<secret>\b(?:AKIA|ASIA)[0-9A-Z]{16}\b)"),
-    _rule("api-token", r"\b(?:token|api[_-]?key)\s*[:=]\s*[\"']?(?P<secret>[A-Za-z0-9_\-]{20,})"),
+_SYNTAX = re.compile(r"^(?:<(?!SECRET:)[^>]*>|\[.*|\{.*|\||\$\{.*\}|\*+|x{3,}|null|none|true|false)$", re.IGNORECASE)
+_PLACEHOLDER = re.compile(r"<SECRET:[a-z0-9-]+:\d+>")
+_PROSE = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "on",
+        "of",
+        "to",
+        "in",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "for",
+        "from",
+        "with",
+        "and",
+        "or",
+        "but",
+        "not",
+        "must",
+        "should",
+        "will",
+        "can",
+        "mismatch",
+        "mismatched",
+        "missing",
+        "expired",
+        "changed",
+        "rotated",
+        "reset",
+        "required",
+        "configured",
+        "set",
+        "used",
+        "here",
+        "there",
+    ]
 )
 
 
@@ -87,15 +88,17 @@ class SecretsScanner:
         return Verdict.redact(self.name, text="".join(out), evidence=evidence, reason=f"{len(spans)} secret(s)")
 
     def _find(self, text: str) -> list[tuple[Span, str]]:
-        found: list[tuple[Span, str]] = []
+        found: list[tuple[Span, str]] = [
+            (Span(m.start(), m.end(), "placeholder"), "") for m in _PLACEHOLDER.finditer(text)
+        ]  # placeholders written earlier claim their span first, so no rule matches inside one
         for rule in self._rules:
             for match in rule.pattern.finditer(text):
                 value = match.group("secret").strip("\"'")
-                if value.startswith("<SECRET:") or not value:
+                if not value or value.startswith("<SECRET:") or _SYNTAX.match(value) or value.lower() in _PROSE:
                     continue
                 start = match.start("secret") + match.group("secret").index(value)
                 found.append((Span(start, start + len(value), rule.kind), value))
-        return _non_overlapping(found)
+        return [(span, value) for span, value in _non_overlapping(found) if value]
 
 
 def _non_overlapping(found: list[tuple[Span, str]]) -> list[tuple[Span, str]]:
@@ -111,4 +114,5 @@ def _non_overlapping(found: list[tuple[Span, str]]) -> list[tuple[Span, str]]:
 
 @register("secrets")
 def _make(options: Mapping[str, object]) -> Scanner:
+    check_options("secrets", options, set())
     return SecretsScanner()

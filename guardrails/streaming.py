@@ -3,7 +3,8 @@
 The guard holds back the last incomplete line (secrets in configs and answers are line-scoped),
 and everything inside an open `-----BEGIN ... PRIVATE KEY-----` block, so a secret split across two
 chunks is redacted before any of it is emitted. A line longer than `max_hold` is released
-in pieces at whitespace, after the chain has seen it.
+in pieces at whitespace; each later piece of that line is scanned with the end of the line so far in
+front of it (`context_chars`), so a keyword released in one piece still redacts its value in the next.
 
 Example:
     guard = StreamGuard(chain, ctx)
@@ -27,11 +28,13 @@ _END = "-----END"
 class StreamGuard:
     """Feeds deltas through an output chain with a line-based sliding window."""
 
-    def __init__(self, chain: GuardChain, ctx: ScanContext, *, max_hold: int = 512) -> None:
+    def __init__(self, chain: GuardChain, ctx: ScanContext, *, max_hold: int = 512, context_chars: int = 160) -> None:
         self._chain = chain
         self._ctx = ctx
         self._max_hold = max_hold
+        self._context_chars = context_chars
         self._pending = ""
+        self._line = ""  # the released (original) text of the current, unfinished line
         self.verdicts: list[Verdict] = []
 
     def feed(self, delta: str) -> str:
@@ -59,6 +62,21 @@ class StreamGuard:
         return cut
 
     def _guard(self, text: str) -> str:
-        result = self._chain.run(text, self._ctx)
+        before = self._line
+        seen = before + text
+        self._line = seen[seen.rfind("\n") + 1 :][-self._context_chars :]
+        result = self._chain.run(seen, self._ctx)
         self.verdicts.extend(result.verdicts)
-        return result.text
+        if not before:
+            return result.text
+        released = self._chain.run(before, self._ctx).text  # same vault: same placeholders
+        return result.text[_common_prefix(result.text, released) :]
+
+
+def _common_prefix(a: str, b: str) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n

@@ -17,6 +17,7 @@ class Action(enum.StrEnum):
     """What a scanner decided."""
 
     ALLOW = "allow"
+    FLAG = "flag"  # allowed unchanged, but reported (e.g. a dangerous command needing confirmation)
     REDACT = "redact"
     BLOCK = "block"
 
@@ -46,8 +47,8 @@ class Verdict:
     score: float | None = None
 
     def __post_init__(self) -> None:
-        if self.action is Action.REDACT and not self.evidence:
-            raise ValueError("a redact verdict needs evidence")
+        if self.action in (Action.REDACT, Action.FLAG) and not self.evidence:
+            raise ValueError(f"a {self.action.value} verdict needs evidence")
         if self.action is Action.BLOCK and not self.reason:
             raise ValueError("a block verdict needs a reason")
 
@@ -58,6 +59,10 @@ class Verdict:
     @classmethod
     def redact(cls, scanner: str, *, text: str, evidence: tuple[Span, ...], reason: str) -> Verdict:
         return cls(Action.REDACT, scanner, text, reason, evidence)
+
+    @classmethod
+    def flag(cls, scanner: str, *, text: str, evidence: tuple[Span, ...], reason: str) -> Verdict:
+        return cls(Action.FLAG, scanner, text, reason, evidence)
 
     @classmethod
     def block(

@@ -1,22 +1,51 @@
-"""Runbook retrieval: loading, chunking, embedding, a tenant-scoped vector index."""
+"""Runbook retrieval: ingest, hybrid (dense + BM25) search, versioned collections with atomic promote."""
 
-from retrieval.documents import Chunk, chunk_markdown, load_chunks
+from retrieval.backend import ENGINES, VectorStore, open_store
+from retrieval.documents import SENSITIVITY, Chunk, Corpus, Rejected, chunk_markdown, load_chunks, scan
 from retrieval.embedder import Embedder, MiniLMEmbedder
-from retrieval.errors import IndexUnavailable, RetrievalError
-from retrieval.index import Hit, IndexStatus, Retriever, RunbookIndex
-from retrieval.store import QdrantStore
+from retrieval.errors import (
+    IndexUnavailable,
+    InvalidQuery,
+    NothingToRollBack,
+    PromoteRefused,
+    RetrievalError,
+    UnknownVersion,
+)
+from retrieval.evaluation import EvalCase, EvalGate, GateReport, Scores, evaluate, load_cases
+from retrieval.index import MODES, Hit, IndexStatus, Retriever, RunbookIndex, VersionInfo
+from retrieval.versions import Manifest, VersionDiff
 
 __all__ = [
+    "ENGINES",
+    "MODES",
+    "SENSITIVITY",
     "Chunk",
+    "Corpus",
     "Embedder",
+    "EvalCase",
+    "EvalGate",
+    "GateReport",
     "Hit",
     "IndexStatus",
     "IndexUnavailable",
+    "InvalidQuery",
+    "Manifest",
     "MiniLMEmbedder",
-    "QdrantStore",
+    "NothingToRollBack",
+    "PromoteRefused",
+    "Rejected",
     "RetrievalError",
     "Retriever",
     "RunbookIndex",
+    "Scores",
+    "UnknownVersion",
+    "VectorStore",
+    "VersionDiff",
+    "VersionInfo",
     "chunk_markdown",
+    "evaluate",
+    "load_cases",
     "load_chunks",
+    "open_store",
+    "scan",
 ]

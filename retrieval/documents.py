@@ -1,28 +1,38 @@
-"""Runbook loading and chunking: Markdown split by headings, the heading path kept.
+"""Runbook loading and chunking: documents split by headings, the heading path kept.
 
-Metadata comes from YAML front matter (`tenant`, `sensitivity`, `tags`, `owner`); a runbook without
-it is `global` and `public`. A chunk's `path` is relative to the parent of the source folder,
-so `shared/data/runbooks/x/y.md` is cited as `runbooks/x/y.md`.
+Formats: Markdown, plain text, reStructuredText and HTML (see `retrieval.formats`). Metadata comes from
+YAML front matter or a sidecar `<file>.meta.yaml` (the sidecar wins): `tenant` (default `global`),
+`sensitivity` (`public` < `internal` < `confidential` < `restricted`, default `public`), `tags`, `owner`.
+A chunk's `path` is relative to the parent of the source folder, so `shared/data/runbooks/x/y.md`
+is cited as `runbooks/x/y.md`. A file that cannot be read or parsed is rejected with a reason; the
+scan carries on.
 
 Example:
-    chunks = list(load_chunks([Path("infra/demo/runbooks")], max_chars=1200))
+    corpus = scan([Path("infra/demo/runbooks")], max_chars=1200)
+    corpus.chunks, corpus.documents, corpus.rejected
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
-__all__ = ["Chunk", "chunk_markdown", "load_chunks"]
+from retrieval.formats import SUFFIXES, to_markdown
 
+__all__ = ["SENSITIVITY", "Chunk", "Corpus", "Rejected", "chunk_markdown", "load_chunks", "scan"]
+
+SENSITIVITY = ("public", "internal", "confidential", "restricted")
+SIDECAR = ".meta.yaml"
 _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 _FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.DOTALL)
-SUFFIXES = frozenset({".md", ".markdown", ".txt"})
+_TENANT = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+
+Progress = Callable[[int, int, str], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,10 +45,22 @@ class Chunk:
     tenant: str = "global"
     sensitivity: str = "public"
     tags: tuple[str, ...] = field(default_factory=tuple)
+    owner: str = ""
+
+    @property
+    def embed_text(self) -> str:
+        """What is embedded and indexed lexically: the heading path, then the text."""
+        return f"{self.heading}\n{self.text}"
+
+    @property
+    def content_key(self) -> str:
+        """Digest of `embed_text`: equal keys share a dense vector across builds."""
+        return hashlib.sha256(self.embed_text.encode()).hexdigest()
 
     @property
     def checksum(self) -> str:
-        return hashlib.sha256(f"{self.path}\x00{self.heading}\x00{self.text}".encode()).hexdigest()
+        meta = f"{self.tenant}\x00{self.sensitivity}\x00{','.join(self.tags)}\x00{self.owner}"
+        return hashlib.sha256(f"{self.path}\x00{self.heading}\x00{self.text}\x00{meta}".encode()).hexdigest()
 
     @property
     def chunk_id(self) -> str:
@@ -46,36 +68,107 @@ class Chunk:
         return self.checksum[:32]
 
 
-def load_chunks(sources: Iterable[Path], *, max_chars: int) -> Iterator[Chunk]:
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """A file left out of a build, and why."""
+
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Corpus:
+    """The result of scanning source folders: chunks, per-document checksums, rejected files."""
+
+    chunks: tuple[Chunk, ...]
+    documents: dict[str, str]
+    rejected: tuple[Rejected, ...] = ()
+
+
+class _Unusable(Exception):
+    pass
+
+
+def scan(sources: Iterable[Path], *, max_chars: int, progress: Progress | None = None) -> Corpus:
     """Every chunk of every runbook under `sources`, in a stable order; missing folders are skipped."""
-    for source in sources:
-        if not source.is_dir():
-            continue
-        for file in sorted(p for p in source.rglob("*") if p.suffix in SUFFIXES and p.is_file()):
-            relative = file.relative_to(source.parent).as_posix()
-            yield from chunk_markdown(file.read_text(encoding="utf-8"), relative, max_chars=max_chars)
+    files = [(source, f) for source in sources if source.is_dir() for f in _files(source)]
+    chunks: list[Chunk] = []
+    documents: dict[str, str] = {}
+    rejected: list[Rejected] = []
+    for done, (source, file) in enumerate(files, start=1):
+        relative = file.relative_to(source.parent).as_posix()
+        try:
+            raw = file.read_bytes()
+            sidecar = file.with_name(file.name + SIDECAR)
+            extra = _yaml_mapping(sidecar.read_text(encoding="utf-8")) if sidecar.is_file() else {}
+            text = to_markdown(raw.decode("utf-8"), file.suffix.lower())
+            found = list(chunk_markdown(text, relative, max_chars=max_chars, meta=extra))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError, _Unusable) as exc:
+            rejected.append(Rejected(relative, _reason(exc)))
+        else:
+            if found:
+                documents[relative] = hashlib.sha256(raw + repr(extra).encode()).hexdigest()
+                chunks.extend(found)
+        if progress is not None:
+            progress(done, len(files), relative)
+    return Corpus(tuple(chunks), documents, tuple(rejected))
 
 
-def chunk_markdown(text: str, path: str, *, max_chars: int) -> Iterator[Chunk]:
+def load_chunks(sources: Iterable[Path], *, max_chars: int) -> Iterator[Chunk]:
+    """Every chunk under `sources` (rejected files skipped); see `scan` for the details."""
+    yield from scan(sources, max_chars=max_chars).chunks
+
+
+def chunk_markdown(text: str, path: str, *, max_chars: int, meta: dict[str, object] | None = None) -> Iterator[Chunk]:
     """Split one Markdown document at its headings; long sections are split at paragraphs."""
-    meta, body = _front_matter(text)
-    if meta.get("bookHidden") or not body.strip():
+    front, body = _front_matter(text)
+    info = {**front, **(meta or {})}
+    if info.get("bookHidden") or not body.strip():
         return
-    tenant = str(meta.get("tenant", "global"))
-    sensitivity = str(meta.get("sensitivity", "public"))
-    raw_tags = meta.get("tags") or []
+    tenant = str(info.get("tenant", "global"))
+    sensitivity = str(info.get("sensitivity", "public"))
+    if not _TENANT.match(tenant):
+        raise _Unusable(f"tenant {tenant!r} is not a valid tenant name")
+    if sensitivity not in SENSITIVITY:
+        raise _Unusable(f"sensitivity {sensitivity!r} is not one of {', '.join(SENSITIVITY)}")
+    raw_tags = info.get("tags") or []
     tags = tuple(str(t) for t in raw_tags) if isinstance(raw_tags, list) else (str(raw_tags),)
-    for heading, section in _sections(body, str(meta.get("title", Path(path).stem))):
+    owner = str(info.get("owner", ""))
+    for heading, section in _sections(body, str(info.get("title", Path(path).stem))):
         for piece in _split(section, max_chars):
-            yield Chunk(path, heading, piece, tenant, sensitivity, tags)
+            yield Chunk(path, heading, piece, tenant, sensitivity, tags, owner)
+
+
+def _files(source: Path) -> list[Path]:
+    return sorted(
+        p for p in source.rglob("*") if p.suffix.lower() in SUFFIXES and p.is_file() and not p.name.endswith(SIDECAR)
+    )
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, UnicodeDecodeError):
+        return "not UTF-8 text"
+    if isinstance(exc, OSError):
+        return f"unreadable: {exc.strerror or exc}"
+    if isinstance(exc, yaml.YAMLError):
+        return "invalid YAML metadata"
+    return str(exc)
+
+
+def _yaml_mapping(text: str) -> dict[str, object]:
+    loaded = yaml.safe_load(text)
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise _Unusable("metadata is not a mapping")
+    return loaded
 
 
 def _front_matter(text: str) -> tuple[dict[str, object], str]:
     match = _FRONT_MATTER.match(text)
     if not match:
         return {}, text
-    loaded = yaml.safe_load(match.group(1))
-    return (loaded if isinstance(loaded, dict) else {}), text[match.end() :]
+    return _yaml_mapping(match.group(1)), text[match.end() :]
 
 
 def _sections(body: str, title: str) -> Iterator[tuple[str, str]]:

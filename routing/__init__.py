@@ -1,24 +1,55 @@
-"""Model routing: the route table, the litellm backend edge, and failover across deployments."""
+"""Model routing: the route table, policies over live signals, breakers and failover, limits and budgets.
+
+`routing.redis_limits` (the only `redis` importer) is imported on demand, not here.
+"""
 
 from routing.backend import LiteLLMBackend, ModelBackend, ModelRequest, StreamEnd, TextDelta, ToolCall
-from routing.errors import BackendUnavailable, DeploymentFailed, RoutingError, UnknownModel
+from routing.breaker import BreakerConfig, BreakerState, CircuitBreaker
+from routing.classify import RequestClass, classify
+from routing.errors import (
+    BackendUnavailable,
+    BudgetExhausted,
+    DeploymentFailed,
+    LimitExceeded,
+    NoEligibleDeployment,
+    RoutingError,
+    UnknownModel,
+)
+from routing.limits import InProcessLimits, LimitStore, Quota, Reservation
+from routing.policy import POLICIES, Decision, register_policy
 from routing.router import RoutedStream, Router
-from routing.table import Deployment, Route, RouteTable
+from routing.table import Deployment, Route, RouteTable, RoutingSettings
 
 __all__ = [
+    "POLICIES",
     "BackendUnavailable",
+    "BreakerConfig",
+    "BreakerState",
+    "BudgetExhausted",
+    "CircuitBreaker",
+    "Decision",
     "Deployment",
     "DeploymentFailed",
+    "InProcessLimits",
+    "LimitExceeded",
+    "LimitStore",
     "LiteLLMBackend",
     "ModelBackend",
     "ModelRequest",
+    "NoEligibleDeployment",
+    "Quota",
+    "RequestClass",
+    "Reservation",
     "Route",
     "RouteTable",
     "RoutedStream",
     "Router",
     "RoutingError",
+    "RoutingSettings",
     "StreamEnd",
     "TextDelta",
     "ToolCall",
     "UnknownModel",
+    "classify",
+    "register_policy",
 ]

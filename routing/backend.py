@@ -105,6 +105,7 @@ class LiteLLMBackend:
             "timeout": deployment.timeout_s,
             "api_key": deployment.api_key.get_secret_value(),
             "num_retries": 0,
+            "max_retries": 0,  # no hidden retries in the provider SDK: the router retries, before the first byte
         }
         if deployment.base_url:
             kwargs["api_base"] = deployment.base_url

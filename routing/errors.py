@@ -1,14 +1,25 @@
 """Routing exceptions.
 
 RoutingError
- +-- UnknownModel         the requested model names no route
- +-- BackendUnavailable   every deployment of the route failed (names the ones tried)
- +-- DeploymentFailed     one deployment failed (the router then tries the next)
+ +-- UnknownModel            the requested model names no route
+ +-- BackendUnavailable      every eligible deployment of the route failed or is open (names them, and why)
+ +-- NoEligibleDeployment    no deployment of the route may take this request (e.g. it must stay self-hosted)
+ +-- DeploymentFailed        one deployment failed (the router then retries or tries the next)
+ +-- LimitExceeded           the tenant is over requests/min or tokens/min (429, carries retry_after)
+ +-- BudgetExhausted         the tenant's spend or token budget for the period is used up (402)
 """
 
 from __future__ import annotations
 
-__all__ = ["BackendUnavailable", "DeploymentFailed", "RoutingError", "UnknownModel"]
+__all__ = [
+    "BackendUnavailable",
+    "BudgetExhausted",
+    "DeploymentFailed",
+    "LimitExceeded",
+    "NoEligibleDeployment",
+    "RoutingError",
+    "UnknownModel",
+]
 
 
 class RoutingError(Exception):
@@ -37,6 +48,12 @@ class BackendUnavailable(RoutingError):
         self.deployments = deployments
 
 
+class NoEligibleDeployment(RoutingError):
+    """The route has no deployment this request may use (residency or capability policy)."""
+
+    code = "no_eligible_deployment"
+
+
 class DeploymentFailed(RoutingError):
     """One deployment failed (connection, timeout, server error); raised by a backend."""
 
@@ -45,3 +62,24 @@ class DeploymentFailed(RoutingError):
     def __init__(self, detail: str, *, deployment: str) -> None:
         super().__init__(detail)
         self.deployment = deployment
+
+
+class LimitExceeded(RoutingError):
+    """Over requests/min (`code` rate_limited) or tokens/min (`code` token_rate_limited); retry later."""
+
+    code = "rate_limited"
+
+    def __init__(self, detail: str, *, retry_after: float, code: str = "rate_limited") -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+        self.code = code
+
+
+class BudgetExhausted(RoutingError):
+    """The tenant's budget for the period is spent; `resets_in` seconds until the next period."""
+
+    code = "budget_exhausted"
+
+    def __init__(self, detail: str, *, resets_in: float) -> None:
+        super().__init__(detail)
+        self.resets_in = resets_in

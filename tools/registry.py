@@ -16,7 +16,7 @@ import enum
 import hashlib
 import json
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
@@ -36,11 +36,13 @@ class Risk(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class ToolContext:
-    """Who is calling: the tenant (from the API key, never from the model) and the grants it holds."""
+    """Who is calling: the tenant (from the API key, never from the model), the key and role, and the grants held."""
 
     tenant: str
     grants: frozenset[str]
     request_id: str = ""
+    key_id: str = ""
+    role: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,34 +85,47 @@ class Tool(Protocol):
 class ToolRegistry:
     """The tools the gateway may run, by name."""
 
-    def __init__(self, tools: Iterable[Tool]) -> None:
+    def __init__(self, tools: Iterable[Tool], *, devices_of: Callable[[str], list[str]] | None = None) -> None:
         self._tools = {t.name: t for t in tools}
+        self._devices_of = devices_of
 
     @property
     def names(self) -> list[str]:
         return sorted(self._tools)
 
-    def schemas(self, grants: Iterable[str]) -> list[dict[str, Any]]:
-        """OpenAI-style `tools` entries for the granted tools."""
+    @property
+    def risks(self) -> dict[str, Risk]:
+        """Each tool's risk class, by name."""
+        return {name: t.risk for name, t in self._tools.items()}
+
+    def needs_only_device(self, name: str) -> bool:
+        """Whether the tool's only required argument is `device` (a runbook step can name it)."""
+        schema = self._tools[name].Args.model_json_schema()
+        return set(schema.get("required", [])) == {"device"}
+
+    def schemas(self, grants: Iterable[str], tenant: str | None = None) -> list[dict[str, Any]]:
+        """OpenAI-style `tools` entries for the granted tools; with a tenant, `device` lists its inventory
+        as an enum (a grammar-constrained model can then only name the tenant's own devices)."""
         return [
             {
                 "type": "function",
-                "function": {
-                    "name": t.name,
-                    "description": t.description,
-                    "parameters": t.Args.model_json_schema(),
-                },
+                "function": {"name": t.name, "description": t.description, "parameters": self._parameters(t, tenant)},
             }
             for name, t in sorted(self._tools.items())
             if name in set(grants)
         ]
 
+    def _parameters(self, tool: Tool, tenant: str | None) -> dict[str, Any]:
+        schema = tool.Args.model_json_schema()
+        device = schema.get("properties", {}).get("device")
+        names = self._devices_of(tenant) if tenant is not None and self._devices_of is not None else []
+        if names and isinstance(device, dict):
+            device["enum"] = names
+        return schema
+
     async def invoke(self, name: str, arguments: str | Mapping[str, Any], ctx: ToolContext) -> ToolResult:
         """Validate and run one tool call; raises `ToolNotAllowed`, `InvalidArguments` or `ToolFailed`."""
-        tool = self._tools.get(name)
-        if tool is None or name not in ctx.grants:
-            raise ToolNotAllowed(f"tool {name!r} is not available to tenant {ctx.tenant!r}", tool=name)
-        args = _validate(tool, arguments)
+        tool, args = self.check(name, arguments, ctx)
         started = time.perf_counter()
         try:
             output = await asyncio.wait_for(tool.run(args, ctx), timeout=tool.timeout_s)
@@ -119,10 +134,20 @@ class ToolRegistry:
         elapsed = (time.perf_counter() - started) * 1000
         return ToolResult(name, args.model_dump(mode="json"), output, elapsed)
 
+    def check(self, name: str, arguments: str | Mapping[str, Any], ctx: ToolContext) -> tuple[Tool, BaseModel]:
+        """Grant and argument checks only (nothing runs): the tool and its validated arguments."""
+        tool = self._tools.get(name)
+        if tool is None or name not in ctx.grants:
+            raise ToolNotAllowed(f"tool {name!r} is not available to tenant {ctx.tenant!r}", tool=name)
+        return tool, _validate(tool, arguments)
+
 
 def _validate(tool: Tool, arguments: str | Mapping[str, Any]) -> BaseModel:
     try:
         raw = json.loads(arguments) if isinstance(arguments, str) else dict(arguments)
         return tool.Args.model_validate(raw)
-    except (json.JSONDecodeError, ValidationError, TypeError) as exc:
-        raise InvalidArguments(f"invalid arguments for {tool.name}: {exc}", tool=tool.name) from None
+    except ValidationError as exc:  # messages without the input values: audit and logs never echo them
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'arguments'}: {e['msg']}" for e in exc.errors())
+        raise InvalidArguments(f"invalid arguments for {tool.name}: {problems}", tool=tool.name) from None
+    except (json.JSONDecodeError, TypeError) as exc:
+        raise InvalidArguments(f"invalid arguments for {tool.name}: {type(exc).__name__}", tool=tool.name) from None

@@ -12,7 +12,12 @@ import click
 
 from gateway.cli.admin import audit, key, tenant
 from gateway.cli.common import fail, settings_of
+from gateway.cli.evals import bench_retrieval, eval_group
+from gateway.cli.guard import bench_guardrails, guard
 from gateway.cli.index import index, search
+from gateway.cli.lab import lab
+from gateway.cli.routes import bench_routing, limits, routes
+from gateway.cli.tools import bench_tools
 from gateway.settings import load_settings
 
 __all__ = ["bench", "cli", "main"]
@@ -54,6 +59,15 @@ def bench() -> None:
 
 for command in (tenant, key, audit, index, search):
     cli.add_command(command)
+cli.add_command(lab)
+cli.add_command(routes)
+cli.add_command(limits)
+bench.add_command(bench_routing)
+bench.add_command(bench_tools)
+bench.add_command(bench_retrieval)
+cli.add_command(eval_group)
+cli.add_command(guard)
+bench.add_command(bench_guardrails)
 
 
 def main() -> None:

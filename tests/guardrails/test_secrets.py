@@ -18,8 +18,8 @@ CASES = [
     ("tacacs-server host 10.1.1.1 key 7 045802150C2E", "045802150C2E", "tacacs-radius-key"),
     (" key-string 7 110A1016141D", "110A1016141D", "key-string"),
     (" ip ospf message-digest-key 1 md5 0 0spfK3y", "0spfK3y", "ospf-key"),
-    ("crypto isakmp key Pr3Sh4red address 203.0.113.9", "Pr3Sh4red", "isakmp-psk"),
-    ('set system root-authentication encrypted-password "$6$abc$Zm9vYmFyYmF6"', "$6$abc$Zm9vYmFyYmF6", "crypt-hash"),
+    ("crypto isakmp key Pr3Sh4red address 203.0.113.9", "Pr3Sh4red", "ike-psk"),
+    ('set system root-authentication encrypted-password "$6$abc$Zm9vYmFyYmF6"', "$6$abc$Zm9vYmFyYmF6", "password"),
     (
         "PrivateKey = yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=",
         "yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=",
@@ -81,3 +81,16 @@ def test_failing_scanner_blocks_unless_fail_open() -> None:
     with pytest.raises(ScannerFailed, match="fail closed"):
         GuardChain([Exploding()]).run("hello", ctx)
     assert GuardChain([Exploding()], fail_open=["exploding"]).run("hello", ctx).text == "hello"
+
+
+def test_stream_guard_redacts_a_secret_after_a_long_line_is_cut() -> None:
+    guard = StreamGuard(GuardChain([SecretsScanner()]), ScanContext("t", Stage.OUTPUT), max_hold=64)
+    prose = "word " * 20
+    emitted = guard.feed(prose + "snmp-server community")  # long line, no newline: released in pieces
+    emitted += guard.feed(" Zz9s3cretComm RO and " + "more " * 20)
+    emitted += guard.flush()
+    assert "Zz9s3cretComm" not in emitted
+    assert "snmp-server community <SECRET:snmp-community:1> RO" in emitted
+    assert emitted.replace("<SECRET:snmp-community:1>", "Zz9s3cretComm") == prose + (
+        "snmp-server community Zz9s3cretComm RO and " + "more " * 20
+    )

@@ -1,0 +1,130 @@
+"""Retrieval quality: alert-to-runbook cases, recall@k / MRR@10 / nDCG@10, and the promote gate.
+
+Each case is an alert (name, summary, description) and the runbook path it should find. Ranking is by
+document: the chunks returned are collapsed to their paths in order of first appearance.
+
+Example:
+    cases = load_cases(Path("../shared/data/evals/alert-to-runbook.jsonl"))
+    scores = evaluate(index, cases, mode="hybrid")          # the live version
+    scores.recall_at_5, scores.mrr_at_10
+    EvalGate(cases, tolerance=0.02).check(index, candidate="runbooks-v4", baseline="runbooks-v3").passed
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from retrieval.index import RunbookIndex
+
+__all__ = ["EvalCase", "EvalGate", "GateReport", "Scores", "evaluate", "load_cases"]
+
+GATE_METRICS = ("recall_at_5", "mrr_at_10")
+
+
+@dataclass(frozen=True, slots=True)
+class EvalCase:
+    """One query and the runbook path that answers it."""
+
+    query: str
+    expected: str
+
+
+@dataclass(frozen=True, slots=True)
+class Scores:
+    """Mean metrics over the cases; `misses` lists queries whose runbook was not in the top 10."""
+
+    cases: int
+    recall_at_1: float
+    recall_at_5: float
+    mrr_at_10: float
+    ndcg_at_10: float
+    misses: tuple[str, ...] = field(default_factory=tuple)
+
+    def as_dict(self) -> dict[str, float | int]:
+        return {
+            "cases": self.cases,
+            "recall@1": round(self.recall_at_1, 4),
+            "recall@5": round(self.recall_at_5, 4),
+            "mrr@10": round(self.mrr_at_10, 4),
+            "ndcg@10": round(self.ndcg_at_10, 4),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class GateReport:
+    """The gate's decision, with both versions' scores."""
+
+    passed: bool
+    candidate: Scores
+    baseline: Scores | None
+    failures: tuple[str, ...]
+
+    def summary(self) -> str:
+        if self.failures:
+            return "; ".join(self.failures)
+        c = self.candidate
+        return f"passed (recall@5 {c.recall_at_5:.3f}, mrr@10 {c.mrr_at_10:.3f} over {c.cases} cases)"
+
+
+def load_cases(path: Path) -> list[EvalCase]:
+    """Cases from a JSONL file of `{alert, summary, description, runbook}` (or `{query, runbook}`)."""
+    cases: list[EvalCase] = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            row = json.loads(line)
+            query = row.get("query") or " ".join(
+                str(row.get(k, "")) for k in ("alert", "summary", "description") if row.get(k)
+            )
+            cases.append(EvalCase(query, str(row["runbook"])))
+    return cases
+
+
+def evaluate(
+    index: RunbookIndex, cases: Sequence[EvalCase], *, mode: str | None = None, version: str | None = None
+) -> Scores:
+    """Score one version (default: the live one) in one mode (default: the index's) over `cases`."""
+    ranks: list[int | None] = []
+    misses: list[str] = []
+    for case in cases:
+        hits = index.search("global", case.query, 30, clearance="restricted", mode=mode, version=version)
+        paths = list(dict.fromkeys(h.path for h in hits))[:10]
+        rank = paths.index(case.expected) + 1 if case.expected in paths else None
+        ranks.append(rank)
+        if rank is None:
+            misses.append(case.query[:80])
+    n = max(len(cases), 1)
+    return Scores(
+        cases=len(cases),
+        recall_at_1=sum(1 for r in ranks if r == 1) / n,
+        recall_at_5=sum(1 for r in ranks if r is not None and r <= 5) / n,
+        mrr_at_10=sum(1 / r for r in ranks if r is not None) / n,
+        ndcg_at_10=sum(1 / math.log2(r + 1) for r in ranks if r is not None) / n,
+        misses=tuple(misses),
+    )
+
+
+@dataclass(frozen=True)
+class EvalGate:
+    """Refuses a candidate whose recall@5 or MRR@10 falls more than `tolerance` below the live version's."""
+
+    cases: Sequence[EvalCase]
+    tolerance: float = 0.02
+    mode: str | None = None
+
+    def check(self, index: RunbookIndex, *, candidate: str, baseline: str | None) -> GateReport:
+        new = evaluate(index, self.cases, mode=self.mode, version=candidate)
+        if baseline is None or not self.cases:
+            return GateReport(True, new, None, ())
+        old = evaluate(index, self.cases, mode=self.mode, version=baseline)
+        failures = tuple(
+            f"{metric} {getattr(new, metric):.3f} < {getattr(old, metric):.3f} - {self.tolerance} ({baseline})"
+            for metric in GATE_METRICS
+            if getattr(new, metric) < getattr(old, metric) - self.tolerance
+        )
+        return GateReport(not failures, new, old, failures)

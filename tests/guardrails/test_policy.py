@@ -1,0 +1,103 @@
+"""Policy as code: per-tenant YAML validated at start-up, versioned by hash, timeouts fail closed."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+import pytest
+
+from guardrails import (
+    GuardChain,
+    PolicyError,
+    ScanContext,
+    Scanner,
+    ScannerFailed,
+    Stage,
+    Verdict,
+    load_guards,
+    register,
+)
+from guardrails.errors import ScannerTimedOut
+
+REPO_POLICIES = Path(__file__).resolve().parents[2] / "infra" / "policies"
+
+
+def write(folder: Path, name: str, body: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.yaml"
+    path.write_text(body)
+    return path
+
+
+def test_repo_policies_load_and_have_versioned_ids() -> None:
+    guards = load_guards(REPO_POLICIES, max_chars=24_000, max_tokens=1_500)
+    policy_id = guards.default.policy_id
+    assert policy_id.startswith("default@") and len(policy_id) == len("default@") + 12
+    names = [s.name for s in guards.default.input.scanners]
+    assert names[0] == "size_limit" and {"secrets", "pii", "prompt_injection"} <= set(names)
+    assert guards.for_tenant("anyone") is guards.default
+
+
+def test_tenant_policy_overrides_default_and_hash_tracks_content(tmp_path: Path) -> None:
+    write(tmp_path, "default", "input: [{scanner: secrets}]\n")
+    write(tmp_path, "acme", "input: [{scanner: secrets}, {scanner: pii, options: {network_identifiers: true}}]\n")
+    first = load_guards(tmp_path, max_chars=100, max_tokens=100)
+    assert [s.name for s in first.for_tenant("acme").input.scanners] == ["size_limit", "secrets", "pii"]
+    write(tmp_path, "acme", "input: [{scanner: secrets}]\n")
+    second = load_guards(tmp_path, max_chars=100, max_tokens=100)
+    assert first.for_tenant("acme").policy_id != second.for_tenant("acme").policy_id
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("input: [{scanner: no_such_scanner}]\n", "unknown scanner 'no_such_scanner'"),
+        ("input: [{scanner: prompt_injection, options: {threshold: 7}}]\n", "thresholds must be in"),
+        ("input: [{scanner: prompt_injection, options: {threshold: high}}]\n", "invalid options"),
+        ("input: [{scanner: secrets, options: {aggressive: true}}]\n", "unknown option"),
+        ("inputs: [{scanner: secrets}]\n", "Extra inputs are not permitted"),
+        ("timeout_ms: -1\n", "timeout_ms"),
+        ("output: [{scanner: topic}]\n", "does not run on the output stage"),
+        ("fail_open: [pii]\ninput: [{scanner: secrets}]\n", "fail_open names scanners"),
+    ],
+)
+def test_bad_policy_fails_boot_with_a_clear_message(tmp_path: Path, body: str, message: str) -> None:
+    write(tmp_path, "default", "input: [{scanner: secrets}]\n")
+    path = write(tmp_path, "acme", body)
+    with pytest.raises(PolicyError, match=re.escape(message)) as info:
+        load_guards(tmp_path, max_chars=100, max_tokens=100)
+    assert str(path) in info.value.detail
+
+
+def test_missing_default_policy_fails(tmp_path: Path) -> None:
+    tmp_path.joinpath("acme.yaml").write_text("input: []\n")
+    with pytest.raises(PolicyError, match=r"no default\.yaml"):
+        load_guards(tmp_path, max_chars=100, max_tokens=100)
+
+
+class Slow:
+    """A scanner that reports taking a long time (its clock is ours: it sleeps past the deadline)."""
+
+    name = "slow"
+    stages = frozenset({Stage.INPUT})
+
+    def scan(self, text: str, ctx: ScanContext) -> Verdict:
+        import time
+
+        time.sleep(0.05)
+        return Verdict.allow(self.name, text)
+
+
+@register("slow_test_scanner")
+def _make_slow(options: Mapping[str, object]) -> Scanner:
+    return Slow()
+
+
+def test_a_scanner_over_its_timeout_fails_closed_unless_fail_open() -> None:
+    ctx = ScanContext("t", Stage.INPUT)
+    with pytest.raises(ScannerTimedOut, match="fail closed") as info:
+        GuardChain([Slow()], timeout_s=0.001).run("hello", ctx)
+    assert isinstance(info.value, ScannerFailed) and info.value.code == "guardrail_timeout"
+    assert GuardChain([Slow()], fail_open=["slow"], timeout_s=0.001).run("hello", ctx).text == "hello"

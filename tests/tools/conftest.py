@@ -1,0 +1,87 @@
+"""Tool fixtures: one real FRR lab (network namespaces, real daemons) per test run, and toolboxes over it.
+
+The lab needs root and FRR (CI runs as root; `infra/apt-packages.txt` installs FRR); elsewhere these tests skip.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from gateway.db import open_engine
+from tests.support import free_port
+from tools import Toolbox
+from tools.commands import Command
+from tools.devices import LocalFrrTransport, Transport
+from tools.inventory import Device
+from tools.lab import Faults, Lab
+from tools.ssh import ScrapliTransport
+
+REPO = Path(__file__).resolve().parents[2]
+INVENTORY = REPO / "infra" / "inventory"
+
+
+@pytest.fixture(scope="session")
+def lab() -> Iterator[Lab]:
+    """The lab, up and converged once for the session; torn down at the end."""
+    if os.geteuid() != 0 or shutil.which("vtysh") is None:
+        pytest.skip("the FRR lab needs root and FRR (infra/apt-packages.txt)")
+    the_lab = Lab(Path(f"/run/netops-lab-test-{os.getpid()}"), prefix="nlt", ssh_port=free_port())
+    the_lab.up()
+    try:
+        the_lab.wait_converged()
+        yield the_lab
+    finally:
+        the_lab.down()
+
+
+@pytest.fixture
+def faults(lab: Lab) -> Iterator[Faults]:
+    """Fault injection; every fault is healed (and the lab re-converged) after the test."""
+    f = Faults(lab)
+    yield f
+    if f.heal():
+        lab.wait_converged()
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    eng = open_engine(f"sqlite:///{tmp_path / 'tools.db'}")
+    yield eng
+    eng.dispose()
+
+
+class CountingTransport:
+    """The real local FRR transport, counting what reaches it (to prove refusals happen before anything runs)."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, tuple[str, ...]]] = []
+        self._inner = LocalFrrTransport()
+
+    async def send(self, device: Device, command: Command, timeout_s: float) -> str:
+        self.sent.append((device.name, command.lines))
+        return await self._inner.send(device, command, timeout_s)
+
+
+@pytest.fixture
+def transport() -> CountingTransport:
+    return CountingTransport()
+
+
+@pytest.fixture
+def box(lab: Lab, engine: Engine, transport: CountingTransport) -> Toolbox:
+    """The demo tenant's tools over the lab, through a counting transport."""
+    transports: dict[str, Transport] = {"vtysh": transport, "ssh": ScrapliTransport()}
+    return Toolbox.build(
+        engine,
+        inventory_dir=INVENTORY,
+        lab_dir=str(lab.root),
+        lab_prefix=lab.prefix,
+        lab_ssh_port=lab.ssh_port,
+        transports=transports,
+    )
