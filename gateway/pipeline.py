@@ -66,7 +66,11 @@ async def chat(
     ticket = None
     try:
         history = guard_messages(req.messages, guards.input, scan, trail)
-        excerpts = await retrieve(svc, who.tenant, history, guards.context, vault, trail) if route.assistant else []
+        excerpts = (
+            await retrieve(svc, who.tenant, who.clearance, history, guards.context, vault, trail)
+            if route.assistant
+            else []
+        )
         tool_ctx = svc.toolbox.context(who.tenant, who.tools, role=who.role, key_id=who.key_id, request_id=request_id)
         request = model_request(req, route, build_messages(history, excerpts), svc.tools, tool_ctx)
         ticket = await svc.metering.reserve(who, route, request, svc.router.table)  # limits + budget, atomic

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 from gateway.audit import ToolDenied, ToolInvoked
@@ -66,17 +67,20 @@ def guard_messages(
 async def retrieve(
     svc: Services,
     tenant: str,
+    clearance: str,
     history: Sequence[tuple[str, str]],
     chain: GuardChain,
     vault: Vault,
     trail: Trail,
 ) -> list[tuple[Hit, str]]:
-    """Tenant-scoped search on the last user message; each excerpt passes the context chain."""
+    """Tenant- and clearance-scoped search on the last user message; each excerpt passes the context chain."""
     query = next((text for role, text in reversed(history) if role == "user"), "")
     if not query.strip():
         return []
     try:
-        hits = await asyncio.to_thread(svc.retriever.search, tenant, query, svc.settings.retrieval.top_k)
+        hits = await asyncio.to_thread(
+            partial(svc.retriever.search, tenant, query, svc.settings.retrieval.top_k, clearance=clearance)
+        )
     except RetrievalError as exc:
         trail.warnings.append(f"retrieval unavailable: {exc.detail}")
         return []

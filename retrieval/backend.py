@@ -28,7 +28,7 @@ ENGINES = ("edge", "local")
 StoredHit = tuple[float, dict[str, Any]]
 DENSE = "dense"
 LEXICAL = "lexical"
-RRF_K = 2  # Qdrant's default, so every backend fuses the same way
+RRF_K = 60  # the usual RRF constant; every backend fuses the same way (see docs/retrieval.md)
 
 
 @dataclass(frozen=True, slots=True)

@@ -178,7 +178,7 @@ def _sections(body: str, title: str) -> Iterator[tuple[str, str]]:
     for line in body.splitlines():
         match = _HEADING.match(line)
         if match:
-            if "".join(lines).strip():
+            if _has_content(lines):
                 yield heading, "\n".join(lines).strip()
             level = len(match.group(1))
             path = [*path[: level - 1], match.group(2)]
@@ -186,8 +186,13 @@ def _sections(body: str, title: str) -> Iterator[tuple[str, str]]:
             lines = [line]
         else:
             lines.append(line)
-    if "".join(lines).strip():
+    if _has_content(lines):
         yield heading, "\n".join(lines).strip()
+
+
+def _has_content(lines: list[str]) -> bool:
+    """Whether a section holds more than its heading line (heading-only sections are not chunks)."""
+    return any(line.strip() and not _HEADING.match(line) for line in lines)
 
 
 def _split(section: str, max_chars: int) -> Iterator[str]:

@@ -152,6 +152,7 @@ class RunbookIndex:
         dense = self._embedder.embed([query])[0] if mode != "lexical" else None
         scope = Scope(tenant, SENSITIVITY[: SENSITIVITY.index(clearance) + 1])
         found = self._store.search(collection, Query(mode, dense, sparse, depth=max(30, top_k * 3)), scope, top_k=top_k)
+        found.sort(key=lambda f: (-f[0], str(f[1]["path"]), str(f[1]["heading"]), str(f[1]["text"])))  # stable ties
         return [Hit(str(p["path"]), str(p["heading"]), str(p["text"]), score, collection) for score, p in found]
 
     # -- writing -------------------------------------------------------------------------------------------

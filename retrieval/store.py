@@ -27,7 +27,7 @@ from typing import Any
 
 from qdrant_client import QdrantClient, models
 
-from retrieval.backend import DENSE, LEXICAL, Query, Scope, StoredChunk, StoredHit, payload_of, point_uuid
+from retrieval.backend import DENSE, LEXICAL, RRF_K, Query, Scope, StoredChunk, StoredHit, payload_of, point_uuid
 
 __all__ = ["QdrantStore"]
 
@@ -159,7 +159,7 @@ class QdrantStore:
                     models.Prefetch(query=query.dense, using=DENSE, filter=where, limit=query.depth),
                     models.Prefetch(query=sparse, using=LEXICAL, filter=where, limit=query.depth),
                 ],
-                query=models.FusionQuery(fusion=models.Fusion.RRF),
+                query=models.RrfQuery(rrf=models.Rrf(k=RRF_K)),
                 query_filter=where,
                 limit=top_k,
                 with_payload=True,

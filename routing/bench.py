@@ -125,14 +125,21 @@ def failover(
         LiteLLMBackend(),
         breaker=BreakerConfig(failure_threshold=2, cooldown_s=1.0, max_cooldown_s=4.0),
     )
+    return asyncio.run(_trials(router, route, kill, wait_back, trials))
+
+
+async def _trials(
+    router: Router, route: Route, kill: Callable[[], None], wait_back: Callable[[], None], trials: int
+) -> FailoverReport:
+    """All trials on one event loop (litellm caches its HTTP clients per loop)."""
     reroute, new, survivor, failed, total = [], [], [], 0, 0
     for _ in range(trials):
-        r, n, own, f, t = asyncio.run(_one_trial(router, route, kill))
+        r, n, own, f, t = await asyncio.wait_for(_one_trial(router, route, kill), timeout=180)
         reroute.append(r)
         new.append(n)
         survivor.extend(own)
         failed, total = failed + f, total + t
-        wait_back()
+        await asyncio.to_thread(wait_back)
     return FailoverReport(trials, reroute, new, survivor, failed, total)
 
 
@@ -144,7 +151,7 @@ async def _one_trial(
     first_reroute = first_new = None
     failed = total = served_by_victim = 0
     survivor: list[float] = []
-    while first_new is None or len(survivor) < 3:
+    while first_new is None or len(survivor) < 3:  # ...or until the restarted victim takes traffic again
         started = time.perf_counter()
         try:
             stream = await router.open(route, request, buffered=True)
@@ -162,6 +169,8 @@ async def _one_trial(
                 await asyncio.to_thread(kill)
                 killed_at = time.perf_counter()
             continue
+        if first_new is not None and stream.deployment.name == "victim":
+            break
         if stream.deployment.name == "survivor":
             if first_reroute is not None and first_new is not None:
                 survivor.append(done - started)
@@ -173,6 +182,8 @@ async def _one_trial(
 
 
 def summary(values: list[float]) -> str:
+    if not values:
+        return "n/a"
     return (
         f"median {statistics.median(values) * 1000:.0f} ms (min {min(values) * 1000:.0f}, max {max(values) * 1000:.0f})"
     )

@@ -39,7 +39,7 @@ _CONFIG_LINE = re.compile(
 _HARD_WORDS = re.compile(
     r"\b(design|architect\w*|migrat\w+|compare|comparison|trade-?offs?|root cause|analy[sz]e|analysis|"
     r"redundan\w+|capacity plan\w*|optimi[sz]e|evaluate|strategy|plan for|step[- ]by[- ]step plan|"
-    r"why does|why do|why is|explain (in detail|why|how)|correlate|multi-?site|failure domains?|convergence)\b",
+    r"why does|why do|why is|explain (?:in detail|why|how)|correlate|multi-?site|failure domains?|convergence)\b",
     re.IGNORECASE,
 )
 _LONG_CHARS = 1200

@@ -3,8 +3,9 @@
 A policy is a sort key over `Candidate`s (a deployment with its live signals and breaker state).
 Built-ins register in `POLICIES` the same way a plugin would. Before any policy runs, deployments the
 request may not use are set aside (a sensitive request only goes to `self_hosted` deployments; a
-deployment must have the route's capabilities and a large enough context window). After it, open
-breakers and full deployments are moved to the end, and for a hard request deployments below the route's
+deployment must have the route's capabilities and a large enough context window). After it, breakers
+still cooling down and full deployments are moved to the end (a breaker whose cooldown is over keeps its
+rank, so the next request is its half-open probe), and for a hard request deployments below the route's
 `strong_quality` go after the strong ones.
 
 Example:
@@ -141,7 +142,7 @@ def decide(route: Route, candidates: Sequence[Candidate], klass: RequestClass, *
             choices.append(Choice(c.deployment.name, None, ttft, cost, (barred,)))
             continue
         demote = (
-            1 if c.breaker.state is BreakerState.OPEN else 0,
+            1 if c.breaker.state is BreakerState.OPEN and (c.breaker.retry_in_s or 0) > 0 else 0,  # cooling down
             1 if c.stats.in_flight >= c.deployment.max_concurrency else 0,
             1 if klass.difficulty == "hard" and c.deployment.quality < route.strong_quality else 0,
         )

@@ -52,17 +52,18 @@ def index() -> None:
 @index.command("build")
 @click.option("--source", "sources", multiple=True, type=click.Path(path_type=Path), help="Runbook folder (repeat).")
 @_NAME
+@click.option("--with-defaults", is_flag=True, help="Index the --source folders and the configured ones.")
 @click.option("--full", is_flag=True, help="Re-embed every chunk (default: reuse unchanged chunks' vectors).")
 @click.option("--promote", "then_promote", is_flag=True, help="Promote the new version if it passes the gate.")
 @click.pass_context
 def index_build(
-    ctx: click.Context, sources: tuple[Path, ...], name: str | None, full: bool, then_promote: bool
+    ctx: click.Context, sources: tuple[Path, ...], name: str | None, with_defaults: bool, full: bool, then_promote: bool
 ) -> None:
     """Build a new index version from runbook folders (Markdown, reST, HTML, text)."""
     from retrieval import scan  # noqa: PLC0415
 
     settings, store, runbooks = open_named(ctx, name)
-    folders = list(sources) or settings.retrieval.sources
+    folders = [*sources, *settings.retrieval.sources] if with_defaults or not sources else list(sources)
     for folder in folders:
         if not folder.is_dir():
             store.close()

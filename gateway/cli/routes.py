@@ -11,6 +11,7 @@ import asyncio
 import json
 import os
 import signal
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -145,7 +146,7 @@ def _failover(trials: int, failover: Any, summary: Any) -> dict[str, object]:
                     if httpx.get(f"{victim.url}/models", timeout=1).status_code == 200:
                         return
                 except httpx.HTTPError:
-                    pass
+                    time.sleep(0.1)
 
         click.echo(f"failover: {trials} kill(s) of a llama.cpp server under back-to-back requests ...")
         result = failover(victim.url, survivor.url, kill, wait_back, trials=trials)

@@ -29,3 +29,16 @@ def test_the_tenant_cannot_be_chosen_in_the_body(gateway: Gateway) -> None:
 def test_a_blank_query_is_a_clean_client_error(gateway: Gateway) -> None:
     reply = _search(gateway, {"query": "   "})
     assert reply.status_code == 422 and reply.headers["content-type"].startswith("application/problem+json")
+
+
+def test_sensitive_runbooks_need_a_key_with_the_clearance(gateway: Gateway) -> None:
+    tenants = gateway.svc.tenants
+    if not tenants.exists("clearance"):
+        tenants.create("clearance", models=["*"], tools=[], rpm=600)
+    user = tenants.create_key("clearance", label="user", role="user").plaintext
+    admin = tenants.create_key("clearance", label="admin", role="admin").plaintext
+    body = {"query": "break-glass emergency access to a core router console", "top_k": 10}
+    as_user = {r["path"] for r in _search(gateway, body, user).json()["results"]}
+    as_admin = {r["path"] for r in _search(gateway, body, admin).json()["results"]}
+    runbook = "runbooks/network/core-router-break-glass.md"
+    assert runbook in as_admin and runbook not in as_user

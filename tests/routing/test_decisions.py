@@ -139,3 +139,20 @@ def test_classifier_quality_on_the_labelled_set() -> None:
     assert report.examples >= 40
     assert report.sensitive_recall == 1.0, report.errors  # a sensitive prompt must never leave self-hosting
     assert report.difficulty_accuracy >= 0.85, report.errors
+
+
+def test_an_open_breaker_is_demoted_only_while_cooling_down() -> None:
+    clock = Clock()
+    breaker = CircuitBreaker(BreakerConfig(failure_threshold=1, cooldown_s=5), clock=clock)
+    breaker.record_failure("ConnectError")
+    route = Route(name="r", deployments=["gpu", "hosted"], policy="ordered")
+    table = RouteTable(DEPLOYMENTS, [route])
+
+    def order() -> tuple[str, ...]:
+        cands = _candidates(table, route)
+        cands[0] = Candidate(cands[0].deployment, cands[0].stats, breaker.snapshot(), 0)
+        return decide(route, cands, classify([]), prompt_tokens=10).order
+
+    assert order() == ("hosted", "gpu")
+    clock.now += 5  # cooldown over: back at its rank, so the next request is its half-open probe
+    assert order() == ("gpu", "hosted") and breaker.allow()
