@@ -21,12 +21,13 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from gateway.audit import ActionDecided, ActionExecuted, AuditEvent, ToolDenied, ToolInvoked
+from gateway.audit import ActionDecided, ActionExecuted, AuditEvent
 from gateway.errors import InvalidRequest
 from gateway.services import Services
+from gateway.steps import invoke_audited
 from gateway.tenants import Principal
-from guardrails import Action as Verdict
-from guardrails import ScanContext, Stage, Vault
+from guardrails import Action as ScanAction
+from guardrails import Vault
 from tools import Action, ToolContext, ToolError
 
 __all__ = ["router"]
@@ -79,40 +80,10 @@ async def invoke(name: str, request: Request) -> dict[str, Any]:
         body = InvokeRequest.model_validate(json.loads(await request.body() or b"null"))
     except (json.JSONDecodeError, ValidationError):
         raise InvalidRequest('the body must be {"arguments": {...}}') from None
-    try:
-        result = await svc.tools.invoke(name, body.arguments, ctx)
-    except ToolError as exc:
-        await _audit(svc, _denied(ctx, name, exc))
-        raise
     guards = svc.guards.for_tenant(ctx.tenant)
-    guarded = guards.context.run(result.output, ScanContext(ctx.tenant, Stage.CONTEXT, Vault()))
-    verdicts = [v.summary() for v in guarded.verdicts if v.action is not Verdict.ALLOW]
-    await _audit(
-        svc,
-        ToolInvoked(
-            tenant=ctx.tenant,
-            request_id=ctx.request_id,
-            key_id=ctx.key_id,
-            tool=result.tool,
-            risk=svc.tools.risks[result.tool].value,
-            arguments=result.arguments,
-            duration_ms=round(result.duration_ms, 2),
-            output_digest=result.output_digest,
-            verdicts=verdicts,
-        ),
-    )
+    result, guarded = await invoke_audited(svc, name, body.arguments, ctx, guards.context, Vault())
+    verdicts = [v.summary() for v in guarded.verdicts if v.action is not ScanAction.ALLOW]
     return {**result.summary(), "output": guarded.text, "verdicts": verdicts}
-
-
-def _denied(ctx: ToolContext, name: str, exc: ToolError) -> ToolDenied:
-    return ToolDenied(
-        tenant=ctx.tenant,
-        request_id=ctx.request_id,
-        key_id=ctx.key_id,
-        tool=name[:64],
-        code=exc.code,
-        detail=exc.detail[:500],
-    )
 
 
 @router.get("/actions")

@@ -19,9 +19,7 @@ class Metrics:
         r = self.registry
         self.requests = Counter("netops_requests_total", "HTTP requests", ["path", "status"], registry=r)
         self.latency = Histogram("netops_request_seconds", "HTTP request latency", ["path"], registry=r)
-        self.verdicts = Counter(
-            "netops_guardrail_verdicts_total", "Guardrail verdicts", ["scanner", "action"], registry=r
-        )
-        self.tokens = Counter("netops_tokens_total", "Model tokens", ["deployment", "kind"], registry=r)
+        self.tokens = Counter("netops_tokens_total", "Model tokens", ["tenant", "deployment", "kind"], registry=r)
+        self.cost = Counter("netops_cost_usd_total", "Model spend in USD", ["tenant", "deployment"], registry=r)
         self.tool_calls = Counter("netops_tool_calls_total", "Tool calls", ["tool", "outcome"], registry=r)
         self.rejections = Counter("netops_rejections_total", "Rejected requests", ["code"], registry=r)

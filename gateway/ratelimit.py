@@ -16,8 +16,6 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from prometheus_client import Counter
-
 from gateway.metrics import Metrics
 from gateway.settings import Settings
 from gateway.tenants import Principal
@@ -41,15 +39,8 @@ class Metering:
 
     def __init__(self, store: LimitStore, metrics: Metrics) -> None:
         self.store = store
-        self._cost = Counter(
-            "netops_cost_usd_total", "Model spend in USD", ["tenant", "deployment"], registry=metrics.registry
-        )
-        self._tokens = Counter(
-            "netops_tenant_tokens_total",
-            "Model tokens per tenant",
-            ["tenant", "deployment", "kind"],
-            registry=metrics.registry,
-        )
+        self._cost = metrics.cost
+        self._tokens = metrics.tokens
 
     @classmethod
     def build(cls, settings: Settings, metrics: Metrics) -> Metering:
@@ -71,6 +62,12 @@ class Metering:
         """The call never reached a model: give the whole reservation back (the request still counts)."""
         if ticket is not None:
             await asyncio.to_thread(self.store.settle, ticket.reservation, tokens=0, micro_usd=0)
+
+    async def forfeit(self, ticket: Ticket | None) -> None:
+        """The call failed mid-answer: usage is unknown, so the whole reservation stays booked (never under-count)."""
+        if ticket is not None:
+            r = ticket.reservation
+            await asyncio.to_thread(self.store.settle, r, tokens=r.tokens, micro_usd=r.micro_usd)
 
     async def settle(
         self, ticket: Ticket | None, deployment: Deployment, *, prompt_tokens: int, completion_tokens: int

@@ -124,8 +124,9 @@ class Settings(BaseSettings):
         if not self.routes:
             names = [d.name for d in self.deployments]
             self.routes = [
-                Route(name="netops-assistant", deployments=names, assistant=True),
-                Route(name="smollm2", deployments=names, assistant=False),
+                # greedy decoding: the 135M demo model wanders (and echoes its instructions) when sampled
+                Route(name="netops-assistant", deployments=names, assistant=True, temperature=0.0),
+                Route(name="smollm2", deployments=names, assistant=False, temperature=0.0),
             ]
         known = {d.name for d in self.deployments}
         for route in self.routes:

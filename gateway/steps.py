@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
@@ -12,7 +12,7 @@ from gateway.audit import ToolDenied, ToolInvoked
 from gateway.prompting import tool_message
 from gateway.schemas import ChatCompletionRequest, ChatMessage
 from gateway.services import Services
-from guardrails import Action, GuardChain, ScanContext, Stage, StreamGuard, Vault, Verdict
+from guardrails import Action, ChainResult, GuardChain, ScanContext, Stage, StreamGuard, Vault, Verdict
 from retrieval import Hit, RetrievalError
 from routing import ModelRequest, Route, RoutedStream, StreamEnd, TextDelta, ToolCall
 from tools import ToolContext, ToolError, ToolNotAllowed, ToolRegistry, ToolResult
@@ -102,15 +102,16 @@ def model_request(
 ) -> ModelRequest:
     """The request for the model; a tool forced by `tool_choice` must be granted (checked here, server-side)."""
     max_tokens = min(req.token_limit or route.max_tokens, route.max_tokens)
+    temperature = route.temperature if req.temperature is None else req.temperature
     forced = req.forced_tool
     if tool_ctx is None or forced is None or not route.assistant:
-        return ModelRequest(messages, max_tokens, req.temperature)
+        return ModelRequest(messages, max_tokens, temperature)
     if forced not in tool_ctx.grants or forced not in registry.names:
         raise ToolNotAllowed(f"tool {forced!r} is not available to tenant {tool_ctx.tenant!r}", tool=forced)
     return ModelRequest(
         messages,
         max_tokens,
-        req.temperature,
+        temperature,
         tools=registry.schemas([forced], tool_ctx.tenant),
         tool_choice=req.tool_choice,
     )
@@ -132,37 +133,30 @@ async def run_tools(
 ) -> list[tuple[ToolResult, str]]:
     """Run the model's tool calls through the registry; outputs pass the context chain; each call is audited."""
     done: list[tuple[ToolResult, str]] = []
-    scan = ScanContext(ctx.tenant, Stage.CONTEXT, vault)
     for call in calls:
         try:
-            result = await svc.tools.invoke(call.name, call.arguments, ctx)
+            result, guarded = await invoke_audited(svc, call.name, call.arguments, ctx, chain, vault)
         except ToolError as exc:
-            svc.metrics.tool_calls.labels(call.name, exc.code).inc()
             trail.warnings.append(f"tool {call.name} refused or failed: {exc.detail}")
-            denied = ToolDenied(
-                tenant=ctx.tenant,
-                request_id=ctx.request_id,
-                key_id=ctx.key_id,
-                tool=call.name[:64],
-                code=exc.code,
-                detail=exc.detail[:500],
-            )
-            await asyncio.to_thread(svc.audit.append, denied)
             continue
-        svc.metrics.tool_calls.labels(call.name, "ok").inc()
-        guarded = chain.run(result.output, scan)
         trail.extend(guarded.verdicts)
-        await asyncio.to_thread(svc.audit.append, _invoked(ctx, result, guarded.verdicts, svc))
         done.append((result, guarded.text))
     return done
 
 
 def runbook_calls(
-    svc: Services, excerpts: Sequence[tuple[Hit, str]], history: Sequence[tuple[str, str]], ctx: ToolContext
+    svc: Services,
+    req: ChatCompletionRequest,
+    excerpts: Sequence[tuple[Hit, str]],
+    history: Sequence[tuple[str, str]],
+    ctx: ToolContext,
 ) -> list[ToolCall]:
-    """Read-only tools named by retrieved runbook steps, on the device the user named (tenant opt-in)."""
+    """Read-only tools named by retrieved runbook steps, on the device the user named (tenant opt-in).
+
+    None when the client forced a tool with `tool_choice`: an explicit choice wins over the runbook's plan.
+    """
     tenant = svc.toolbox.inventory.for_tenant(ctx.tenant)
-    if not tenant.runbook_tools or not excerpts:
+    if not tenant.runbook_tools or not excerpts or req.forced_tool is not None:
         return []
     user = next((text for role, text in reversed(history) if role == "user"), "")
     devices = [d.name for d in tenant.devices]
@@ -175,6 +169,35 @@ def with_tool_results(request: ModelRequest, results: Sequence[tuple[ToolResult,
     if not results:
         return request
     return replace(request, messages=[*request.messages, *(tool_message(r, text) for r, text in results)])
+
+
+async def invoke_audited(
+    svc: Services,
+    name: str,
+    arguments: str | Mapping[str, Any],
+    ctx: ToolContext,
+    chain: GuardChain,
+    vault: Vault,
+) -> tuple[ToolResult, ChainResult]:
+    """Run one tool through the registry; its output passes the context chain; the call or refusal is audited."""
+    try:
+        result = await svc.tools.invoke(name, arguments, ctx)
+    except ToolError as exc:
+        svc.metrics.tool_calls.labels(name[:64], exc.code).inc()
+        denied = ToolDenied(
+            tenant=ctx.tenant,
+            request_id=ctx.request_id,
+            key_id=ctx.key_id,
+            tool=name[:64],
+            code=exc.code,
+            detail=exc.detail[:500],
+        )
+        await asyncio.to_thread(svc.audit.append, denied)
+        raise
+    svc.metrics.tool_calls.labels(name, "ok").inc()
+    guarded = chain.run(result.output, ScanContext(ctx.tenant, Stage.CONTEXT, vault))
+    await asyncio.to_thread(svc.audit.append, _invoked(ctx, result, guarded.verdicts, svc))
+    return result, guarded
 
 
 def _invoked(ctx: ToolContext, result: ToolResult, verdicts: Sequence[Verdict], svc: Services) -> ToolInvoked:

@@ -89,6 +89,10 @@ class ModelServer:
             str(self.settings.n_ctx),
             "--model_alias",
             "smollm2-135m-instruct",
+            "--interrupt_requests",  # by default a new request aborts the running stream
+            "False",
+            "--verbose",  # llama.cpp's per-graph debug output would bury the request log
+            "False",
         ]
         with self.log_path.open("ab") as log:
             self._proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
@@ -98,6 +102,13 @@ class ModelServer:
             if self._proc is not None and self._proc.poll() is not None:
                 self.restarts += 1
                 self._spawn()
+
+    @property
+    def pid(self) -> int | None:
+        """The running server's process id (None before start or after it exited)."""
+        if self._proc is None or self._proc.poll() is not None:
+            return None
+        return self._proc.pid
 
     def wait_ready(self) -> None:
         deadline = time.monotonic() + self.settings.start_timeout_s

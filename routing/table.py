@@ -76,6 +76,7 @@ class Route(BaseModel):
     deployments: list[str] = Field(min_length=1)
     assistant: bool = True  # retrieval, tools and citations on; False: a guarded plain model
     max_tokens: int = Field(256, ge=1)
+    temperature: float | None = Field(None, ge=0, le=2)  # used when the request sets none
     policy: Policy = "ordered"
     fallbacks: list[str] = Field(default_factory=list)
     max_ttft_ms: float = Field(2000.0, gt=0)

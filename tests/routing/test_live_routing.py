@@ -102,9 +102,9 @@ def test_killing_a_backend_mid_load_fails_no_request_and_the_breaker_recovers(
         while results.count("fast") < 6 and time.monotonic() < deadline:
             time.sleep(0.1)
         restarts = second_model.restarts
-        proc = second_model._proc  # the test kills the real process; the supervisor restarts it
-        assert proc is not None
-        os.kill(proc.pid, signal.SIGKILL)
+        pid = second_model.pid  # the test kills the real process; the supervisor restarts it
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
         killed_at = len(results)
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
