@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from gateway.demo import build_index, ensure_demo_key
 from gateway.services import Services
 from gateway.settings import ModelServerSettings, Settings
 from gateway.supervisor import ModelServer
-from routing import Deployment
+from routing import Deployment, ModelBackend
 from tests.support import ThreadedServer, free_port, recording_proxy
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -75,6 +76,22 @@ def gateway_settings(data_dir: Path, model_url: str, **overrides: object) -> Set
         deployments=[deployment],
         **overrides,  # type: ignore[arg-type]
     )
+
+
+@contextmanager
+def one_tenant_gateway(
+    data_dir: Path, model_url: str, backend: ModelBackend | None = None
+) -> Iterator[tuple[str, str]]:
+    """A gateway of its own (URL, key of tenant `t` allowed every model), for tests that break its backend."""
+    svc = Services.build(gateway_settings(data_dir, model_url), backend=backend)
+    svc.tenants.create("t", models=["*"], tools=[], rpm=100)
+    key = svc.tenants.create_key("t").plaintext
+    server = ThreadedServer(create_app(svc)).start()
+    try:
+        yield server.url, key
+    finally:
+        server.stop()
+        svc.close()
 
 
 @pytest.fixture(scope="session")

@@ -8,10 +8,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gateway.app import create_app
-from gateway.services import Services
-from tests.conftest import Gateway, gateway_settings
-from tests.support import ThreadedServer, free_port
+from tests.conftest import Gateway, one_tenant_gateway
+from tests.support import free_port
 
 
 def post_chat(gateway_url: str, key: str, body: object) -> httpx.Response:
@@ -116,14 +114,8 @@ def test_metrics_are_prometheus_text(gateway: Gateway) -> None:
 @pytest.fixture(scope="module")
 def dead_backend_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     dead = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there
-    settings = gateway_settings(Path(tmp_path_factory.mktemp("dead")), dead)
-    svc = Services.build(settings)
-    svc.tenants.create("t", models=["*"], tools=[], rpm=100)
-    key = svc.tenants.create_key("t").plaintext
-    server = ThreadedServer(create_app(svc)).start()
-    yield server.url, key
-    server.stop()
-    svc.close()
+    with one_tenant_gateway(Path(tmp_path_factory.mktemp("dead")), dead) as gateway:
+        yield gateway
 
 
 def test_backend_down_is_503_naming_the_deployment(dead_backend_gateway: tuple[str, str]) -> None:

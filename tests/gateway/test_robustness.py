@@ -11,11 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gateway.app import create_app
-from gateway.services import Services
 from routing import Deployment, DeploymentFailed, ModelRequest, StreamEnd, TextDelta
-from tests.conftest import Gateway, gateway_settings
-from tests.support import ThreadedServer
+from tests.conftest import Gateway, one_tenant_gateway
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**40), 2**40) | st.floats(allow_nan=False) | st.text(max_size=30),
@@ -67,14 +64,8 @@ class DiesMidStream:
 
 @pytest.fixture(scope="module")
 def dying_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    settings_ = gateway_settings(Path(tmp_path_factory.mktemp("dying")), "http://127.0.0.1:9/v1")
-    svc = Services.build(settings_, backend=DiesMidStream())
-    svc.tenants.create("t", models=["*"], tools=[], rpm=100)
-    key = svc.tenants.create_key("t").plaintext
-    server = ThreadedServer(create_app(svc)).start()
-    yield server.url, key
-    server.stop()
-    svc.close()
+    with one_tenant_gateway(Path(tmp_path_factory.mktemp("dying")), "http://127.0.0.1:9/v1", DiesMidStream()) as gw:
+        yield gw
 
 
 def test_backend_dying_mid_stream_ends_the_stream_with_a_reason(dying_gateway: tuple[str, str]) -> None:

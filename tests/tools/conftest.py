@@ -29,8 +29,9 @@ INVENTORY = REPO / "infra" / "inventory"
 @pytest.fixture(scope="session")
 def lab() -> Iterator[Lab]:
     """The lab, up and converged once for the session; torn down at the end."""
-    if os.geteuid() != 0 or shutil.which("vtysh") is None:
-        pytest.skip("the FRR lab needs root and FRR (infra/apt-packages.txt)")
+    if os.geteuid() != 0:
+        pytest.skip("the FRR lab needs root (namespaces, veth); CI runs as root")
+    assert shutil.which("vtysh"), "FRR is missing: `make test` installs infra/apt-packages.txt"
     the_lab = Lab(Path(f"/run/netops-lab-test-{os.getpid()}"), prefix="nlt", ssh_port=free_port())
     the_lab.up()
     try:
