@@ -170,7 +170,7 @@ async def scan(request: Request) -> dict[str, Any]:
     stage = Stage(body.stage)
     guards = _svc(request).guards.for_tenant(who.tenant)
     chain = {Stage.INPUT: guards.input, Stage.CONTEXT: guards.context, Stage.OUTPUT: guards.output}[stage]
-    result = chain.run(body.text, ScanContext(who.tenant, stage, Vault()))
+    result = await chain.arun(body.text, ScanContext(who.tenant, stage, Vault()))
     return {
         "text": result.text,
         "verdicts": [v.summary() for v in result.verdicts],

@@ -64,7 +64,7 @@ async def chat(
         raise ModelNotAllowed(f"tenant {who.tenant!r} may not use model {route.name!r}")
     guards, vault, trail, ticket = svc.guards.for_tenant(who.tenant), Vault(), Trail(), None
     try:
-        history = guard_messages(req.messages, guards.input, ScanContext(who.tenant, Stage.INPUT, vault), trail)
+        history = await guard_messages(req.messages, guards.input, ScanContext(who.tenant, Stage.INPUT, vault), trail)
         excerpts = (
             await retrieve(svc, who.tenant, who.clearance, history, guards.context, vault, trail)
             if (route.assistant)

@@ -52,13 +52,13 @@ class Trail:
         return [v.summary() for v in self.verdicts if v.action is not Action.ALLOW]
 
 
-def guard_messages(
+async def guard_messages(
     messages: Sequence[ChatMessage], chain: GuardChain, ctx: ScanContext, trail: Trail
 ) -> list[tuple[str, str]]:
     """Run the input chain over every message; returns (role, guarded text) pairs."""
     guarded: list[tuple[str, str]] = []
     for message in messages:
-        result = chain.run(message.text, ctx)
+        result = await chain.arun(message.text, ctx)
         trail.extend(result.verdicts)
         guarded.append((message.role, result.text))
     return guarded
@@ -87,7 +87,7 @@ async def retrieve(
     ctx = ScanContext(tenant, Stage.CONTEXT, vault)
     excerpts = []
     for hit in hits:
-        result = chain.run(hit.text, ctx)
+        result = await chain.arun(hit.text, ctx)
         trail.extend(result.verdicts)
         excerpts.append((hit, result.text))
     return excerpts
@@ -195,7 +195,7 @@ async def invoke_audited(
         await asyncio.to_thread(svc.audit.append, denied)
         raise
     svc.metrics.tool_calls.labels(name, "ok").inc()
-    guarded = chain.run(result.output, ScanContext(ctx.tenant, Stage.CONTEXT, vault))
+    guarded = await chain.arun(result.output, ScanContext(ctx.tenant, Stage.CONTEXT, vault))
     await asyncio.to_thread(svc.audit.append, _invoked(ctx, result, guarded.verdicts, svc))
     return result, guarded
 

@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -55,6 +56,37 @@ class GuardChain:
             text = verdict.text
         return ChainResult(text, tuple(verdicts))
 
+    async def arun(self, text: str, ctx: ScanContext) -> ChainResult:
+        """`run` for the request path: each scanner runs off the event loop and its deadline is enforced while it
+        runs, so a scanner that hangs blocks the request (fail closed) instead of stalling it or the server.
+        A hung scanner's thread cannot be killed; it is abandoned and its late verdict ignored."""
+        verdicts: list[Verdict] = []
+        for scanner in self.scanners:
+            if ctx.stage not in scanner.stages:
+                continue
+            try:
+                verdict = await asyncio.wait_for(
+                    asyncio.to_thread(self._scan_one, scanner, text, ctx), timeout=self._deadline()
+                )
+            except TimeoutError:
+                verdict = self._failed(scanner, text, self._timed_out(scanner, self._deadline()), None)
+            verdicts.append(verdict)
+            if verdict.action is Action.BLOCK:
+                raise Blocked(f"{scanner.name}: {verdict.reason}", scanner=scanner.name)
+            text = verdict.text
+        return ChainResult(text, tuple(verdicts))
+
+    def _deadline(self) -> float | None:
+        return None if self.timeout_s is None else self.timeout_s * 2  # `_scan_one` applies the exact limit
+
+    def _timed_out(self, scanner: Scanner, elapsed: float | None) -> ScannerTimedOut:
+        assert self.timeout_s is not None and elapsed is not None
+        return ScannerTimedOut(
+            f"scanner {scanner.name!r} took {elapsed * 1000:.0f} ms (limit {self.timeout_s * 1000:.0f} ms); "
+            "request blocked (fail closed)",
+            scanner=scanner.name,
+        )
+
     def _scan_one(self, scanner: Scanner, text: str, ctx: ScanContext) -> Verdict:
         started = time.perf_counter()
         try:
@@ -68,11 +100,7 @@ class GuardChain:
             ), exc)  # fmt: skip
         elapsed = time.perf_counter() - started
         if self.timeout_s is not None and elapsed > self.timeout_s:
-            return self._failed(scanner, text, ScannerTimedOut(
-                f"scanner {scanner.name!r} took {elapsed * 1000:.0f} ms (limit {self.timeout_s * 1000:.0f} ms); "
-                "request blocked (fail closed)",
-                scanner=scanner.name,
-            ), None)  # fmt: skip
+            return self._failed(scanner, text, self._timed_out(scanner, elapsed), None)
         return verdict
 
     def _failed(self, scanner: Scanner, text: str, error: ScannerFailed, cause: Exception | None) -> Verdict:

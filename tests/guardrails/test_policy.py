@@ -14,6 +14,7 @@ from guardrails import (
     ScanContext,
     Scanner,
     ScannerFailed,
+    SecretsScanner,
     Stage,
     Verdict,
     load_guards,
@@ -101,3 +102,30 @@ def test_a_scanner_over_its_timeout_fails_closed_unless_fail_open() -> None:
         GuardChain([Slow()], timeout_s=0.001).run("hello", ctx)
     assert isinstance(info.value, ScannerFailed) and info.value.code == "guardrail_timeout"
     assert GuardChain([Slow()], fail_open=["slow"], timeout_s=0.001).run("hello", ctx).text == "hello"
+
+
+class Hangs:
+    """A scanner stuck far past any deadline (a wedged model call, say)."""
+
+    name = "hangs"
+    stages = frozenset({Stage.INPUT})
+
+    def scan(self, text: str, ctx: ScanContext) -> Verdict:
+        import time
+
+        time.sleep(1.0)
+        return Verdict.allow(self.name, text)
+
+
+def test_a_hung_scanner_is_abandoned_on_the_request_path() -> None:
+    import asyncio
+
+    ctx = ScanContext("t", Stage.INPUT)
+    with pytest.raises(ScannerTimedOut, match="fail closed"):
+        asyncio.run(GuardChain([Hangs()], timeout_s=0.02).arun("hello", ctx))
+    passed = asyncio.run(
+        GuardChain([Hangs(), SecretsScanner()], fail_open=["hangs"], timeout_s=0.02).arun(
+            "snmp-server community abc123 RO", ctx
+        )
+    )
+    assert passed.text == "snmp-server community <SECRET:snmp-community:1> RO"
