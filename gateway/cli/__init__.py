@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from gateway.cli.admin import audit, key, tenant
+from gateway.cli.bench_serve import bench_serve
 from gateway.cli.common import fail, settings_of
 from gateway.cli.evals import bench_retrieval, eval_group
 from gateway.cli.guard import bench_guardrails, guard
@@ -63,6 +64,7 @@ cli.add_command(lab)
 cli.add_command(routes)
 cli.add_command(limits)
 bench.add_command(bench_routing)
+bench.add_command(bench_serve)
 bench.add_command(bench_tools)
 bench.add_command(bench_retrieval)
 cli.add_command(eval_group)
