@@ -4,7 +4,6 @@
      +-- Unauthenticated     missing, unknown or revoked API key (401)
      +-- ModelNotAllowed     the tenant may not use this model (403)
      +-- Forbidden           the key's role may not do this (403; e.g. an admin-only endpoint)
-     +-- RateLimited         over the tenant's request rate (429, carries retry_after)
      +-- InvalidRequest      the body is not a valid request (422, names the field)
      +-- NotFound            a named resource does not exist (404)
      +-- Conflict            a named resource already exists (409)
@@ -21,7 +20,6 @@ __all__ = [
     "InvalidRequest",
     "ModelNotAllowed",
     "NotFound",
-    "RateLimited",
     "Unauthenticated",
 ]
 
@@ -56,16 +54,6 @@ class Forbidden(GatewayError):
     """The key is valid but its role does not allow this operation."""
 
     code = "forbidden"
-
-
-class RateLimited(GatewayError):
-    """The tenant is over its request rate; retry after `retry_after` seconds."""
-
-    code = "rate_limited"
-
-    def __init__(self, detail: str, *, retry_after: float) -> None:
-        super().__init__(detail)
-        self.retry_after = retry_after
 
 
 class InvalidRequest(GatewayError):

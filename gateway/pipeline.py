@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from gateway.audit import ChatCompleted, RequestRejected
 from gateway.errors import ModelNotAllowed
-from gateway.prompting import build_messages, tool_message
+from gateway.prompting import build_messages
 from gateway.schemas import ChatCompletionRequest
 from gateway.services import Services
 from gateway.steps import (
@@ -149,7 +149,7 @@ async def _follow_up(
     if not called:
         return
     answer.tools.extend(called)
-    follow_up = [*request.messages, *(tool_message(r, text) for r, text in called)]
+    follow_up = with_tool_results(request, called).messages
     answer.stream = await svc.router.open(
         route, model_request(req, route, follow_up, svc.tools, None), buffered=not req.stream
     )

@@ -18,7 +18,6 @@ from gateway.errors import (
     InvalidRequest,
     ModelNotAllowed,
     NotFound,
-    RateLimited,
     Unauthenticated,
 )
 from guardrails import Blocked, GuardrailError, InputTooLarge, ScannerFailed
@@ -66,7 +65,6 @@ STATUS: dict[type[Exception], tuple[int, str]] = {
     InvalidRequest: (422, "Invalid request"),
     InvalidArguments: (422, "Invalid tool arguments"),
     Blocked: (400, "Blocked by a guardrail"),
-    RateLimited: (429, "Too many requests"),
     LimitExceeded: (429, "Too many requests"),
     BudgetExhausted: (402, "Budget exhausted"),
     NoEligibleDeployment: (422, "No eligible model deployment"),
@@ -121,7 +119,7 @@ def problem_for(exc: Exception, request_id: str) -> JSONResponse:
 
 def _extra(exc: Exception) -> dict[str, Any]:
     extra: dict[str, Any] = {}
-    if isinstance(exc, RateLimited | LimitExceeded):
+    if isinstance(exc, LimitExceeded):
         extra["retry_after"] = round(exc.retry_after, 3)
     if isinstance(exc, BudgetExhausted):
         extra["resets_in"] = round(exc.resets_in)
