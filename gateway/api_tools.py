@@ -21,7 +21,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from gateway.audit import ActionDecided, ActionExecuted, AuditEvent
+from gateway.events import ActionDecided, ActionExecuted, AuditEvent
 from gateway.errors import InvalidRequest
 from gateway.services import Services
 from gateway.steps import invoke_audited

@@ -2,7 +2,7 @@
 
 Each record's hash covers its content and the previous record's hash, so an edited, deleted or
 reordered record breaks the chain from that point; `verify` reports the first break.
-Events are typed (frozen dataclasses); payloads hold verdicts, digests and redacted text only, never secrets.
+Events are typed (`gateway.events`); payloads hold verdicts, digests and redacted text only, never secrets.
 
 Example:
     log = AuditLog(engine)
@@ -16,130 +16,18 @@ import hashlib
 import json
 import threading
 import time
-from dataclasses import asdict, dataclass, field
-from typing import Any, ClassVar
+from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Engine, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from gateway.db import AUDIT
+from gateway.events import AuditEvent
 
-__all__ = [
-    "ActionDecided",
-    "ActionExecuted",
-    "AuditEvent",
-    "AuditLog",
-    "ChatCompleted",
-    "RequestRejected",
-    "ToolDenied",
-    "ToolInvoked",
-    "VerifyReport",
-]
+__all__ = ["AuditEvent", "AuditLog", "VerifyReport"]
 
 GENESIS = "0" * 64
-
-
-@dataclass(frozen=True, kw_only=True)
-class AuditEvent:
-    """Base of every audit event: who (tenant) and which request."""
-
-    kind: ClassVar[str] = "event"
-    tenant: str
-    request_id: str
-
-    def payload(self) -> dict[str, Any]:
-        data = asdict(self)
-        data.pop("tenant")
-        data.pop("request_id")
-        return data
-
-
-@dataclass(frozen=True, kw_only=True)
-class ChatCompleted(AuditEvent):
-    """A chat request that reached the model and was answered."""
-
-    kind: ClassVar[str] = "chat.completed"
-    key_id: str
-    route: str
-    deployment: str
-    prompt_digest: str
-    stream: bool
-    prompt_tokens: int
-    completion_tokens: int
-    finish_reason: str
-    policy: str
-    cost_usd: float = 0.0
-    routing: dict[str, object] = field(default_factory=dict)
-    verdicts: list[dict[str, object]] = field(default_factory=list)
-    citations: list[dict[str, object]] = field(default_factory=list)
-    tools: list[dict[str, object]] = field(default_factory=list)
-
-
-@dataclass(frozen=True, kw_only=True)
-class RequestRejected(AuditEvent):
-    """A request refused by a guardrail, a limit, or a failed backend."""
-
-    kind: ClassVar[str] = "request.rejected"
-    key_id: str
-    route: str
-    code: str
-    detail: str
-    verdicts: list[dict[str, object]] = field(default_factory=list)
-
-
-@dataclass(frozen=True, kw_only=True)
-class ToolInvoked(AuditEvent):
-    """A tool ran (or, for a `change` tool, proposed a pending action): validated arguments and output digest only."""
-
-    kind: ClassVar[str] = "tool.invoked"
-    key_id: str
-    tool: str
-    risk: str
-    arguments: dict[str, object]
-    duration_ms: float
-    output_digest: str
-    verdicts: list[dict[str, object]] = field(default_factory=list)
-
-
-@dataclass(frozen=True, kw_only=True)
-class ToolDenied(AuditEvent):
-    """A tool call refused (not granted, invalid arguments, not allow-listed) or failed."""
-
-    kind: ClassVar[str] = "tool.denied"
-    key_id: str
-    tool: str
-    code: str
-    detail: str
-
-
-@dataclass(frozen=True, kw_only=True)
-class ActionDecided(AuditEvent):
-    """A human approved or denied a pending change action, or tried to and was refused."""
-
-    kind: ClassVar[str] = "action.decided"
-    key_id: str
-    action_id: str
-    decision: str  # approve | deny
-    outcome: str  # the action's status afterwards, or the refusal code
-    tool: str = ""
-    device: str = ""
-    approvals: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True, kw_only=True)
-class ActionExecuted(AuditEvent):
-    """An approved change action ran on its device: result digest and rollback hint."""
-
-    kind: ClassVar[str] = "action.executed"
-    key_id: str
-    action_id: str
-    tool: str
-    device: str
-    arguments: dict[str, object]
-    status: str  # executed | failed
-    result_digest: str
-    rollback: str
-    approvals: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)

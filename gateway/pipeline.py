@@ -14,7 +14,7 @@ import hashlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
-from gateway.audit import ChatCompleted, RequestRejected
+from gateway.events import ChatCompleted, RequestRejected
 from gateway.errors import ModelNotAllowed
 from gateway.prompting import build_messages
 from gateway.schemas import ChatCompletionRequest

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
 
-from gateway.audit import ToolDenied, ToolInvoked
+from gateway.events import ToolDenied, ToolInvoked
 from gateway.prompting import tool_message
 from gateway.schemas import ChatCompletionRequest, ChatMessage
 from gateway.services import Services

@@ -14,7 +14,8 @@ import psycopg
 import pytest
 from sqlalchemy import update
 
-from gateway.audit import AuditLog, ChatCompleted, RequestRejected
+from gateway.audit import AuditLog
+from gateway.events import ChatCompleted, RequestRejected
 from gateway.db import AUDIT, open_engine
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"

@@ -32,7 +32,9 @@ def lab() -> Iterator[Lab]:
     if os.geteuid() != 0:
         pytest.skip("the FRR lab needs root (namespaces, veth); CI runs as root")
     assert shutil.which("vtysh"), "FRR is missing: `make test` installs infra/apt-packages.txt"
-    the_lab = Lab(Path(f"/run/netops-lab-test-{os.getpid()}"), prefix="nlt", ssh_port=free_port())
+    # a prefix of this run's own, so two test runs (or a test run beside `netops lab up`) never share namespaces
+    prefix = f"t{os.getpid() % 36**5:x}"[:8]
+    the_lab = Lab(Path(f"/run/netops-lab-test-{os.getpid()}"), prefix=prefix, ssh_port=free_port())
     the_lab.up()
     try:
         the_lab.wait_converged()

@@ -1,0 +1,123 @@
+"""Typed audit events: frozen dataclasses, one per thing that happens, all flowing to one `AuditLog` sink.
+
+Payloads hold labels, digests, counts and validated identifiers only: never prompt text, argument values
+of refused calls, keys or secrets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar
+
+__all__ = [
+    "ActionDecided",
+    "ActionExecuted",
+    "AuditEvent",
+    "ChatCompleted",
+    "RequestRejected",
+    "ToolDenied",
+    "ToolInvoked",
+]
+
+
+@dataclass(frozen=True, kw_only=True)
+class AuditEvent:
+    """Base of every audit event: who (tenant) and which request."""
+
+    kind: ClassVar[str] = "event"
+    tenant: str
+    request_id: str
+
+    def payload(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.pop("tenant")
+        data.pop("request_id")
+        return data
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChatCompleted(AuditEvent):
+    """A chat request that reached the model and was answered."""
+
+    kind: ClassVar[str] = "chat.completed"
+    key_id: str
+    route: str
+    deployment: str
+    prompt_digest: str
+    stream: bool
+    prompt_tokens: int
+    completion_tokens: int
+    finish_reason: str
+    policy: str
+    cost_usd: float = 0.0
+    routing: dict[str, object] = field(default_factory=dict)
+    verdicts: list[dict[str, object]] = field(default_factory=list)
+    citations: list[dict[str, object]] = field(default_factory=list)
+    tools: list[dict[str, object]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RequestRejected(AuditEvent):
+    """A request refused by a guardrail, a limit, or a failed backend."""
+
+    kind: ClassVar[str] = "request.rejected"
+    key_id: str
+    route: str
+    code: str
+    detail: str
+    verdicts: list[dict[str, object]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ToolInvoked(AuditEvent):
+    """A tool ran (or, for a `change` tool, proposed a pending action): validated arguments and output digest only."""
+
+    kind: ClassVar[str] = "tool.invoked"
+    key_id: str
+    tool: str
+    risk: str
+    arguments: dict[str, object]
+    duration_ms: float
+    output_digest: str
+    verdicts: list[dict[str, object]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ToolDenied(AuditEvent):
+    """A tool call refused (not granted, invalid arguments, not allow-listed) or failed."""
+
+    kind: ClassVar[str] = "tool.denied"
+    key_id: str
+    tool: str
+    code: str
+    detail: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ActionDecided(AuditEvent):
+    """A human approved or denied a pending change action, or tried to and was refused."""
+
+    kind: ClassVar[str] = "action.decided"
+    key_id: str
+    action_id: str
+    decision: str  # approve | deny
+    outcome: str  # the action's status afterwards, or the refusal code
+    tool: str = ""
+    device: str = ""
+    approvals: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ActionExecuted(AuditEvent):
+    """An approved change action ran on its device: result digest and rollback hint."""
+
+    kind: ClassVar[str] = "action.executed"
+    key_id: str
+    action_id: str
+    tool: str
+    device: str
+    arguments: dict[str, object]
+    status: str  # executed | failed
+    result_digest: str
+    rollback: str
+    approvals: list[str] = field(default_factory=list)
