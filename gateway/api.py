@@ -1,84 +1,65 @@
 """HTTP endpoints: the OpenAI-compatible API plus search, guardrail scanning, health and metrics.
 
-Authentication runs before the body is parsed: a bad key is a 401 whatever the body holds.
+Every handler takes the caller from `deps` (authentication before the body is read) and works over the
+request's `Turn`, which writes the one final audit record.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import json
 import time
-from collections.abc import AsyncIterator
-from functools import partial
-from typing import Any, TypeVar
+from collections.abc import AsyncGenerator, AsyncIterator
+from typing import Any
 
+import anyio
 import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel, ValidationError
 from sqlalchemy import text
 
-from gateway.errors import InvalidRequest
+from gateway.deps import Caller, bearer_key, principal, read_body, services, turn_of
+from gateway.errors import Forbidden
+from gateway.openapi import body, responses
 from gateway.pipeline import AnswerDelta, AnswerDone, chat
 from gateway.problems import problem_for
-from gateway.schemas import ChatCompletionRequest, ScanRequest, SearchRequest
+from gateway.schemas import (
+    ChatCompletion,
+    ChatCompletionRequest,
+    ListOf,
+    ScanRequest,
+    ScanResponse,
+    SearchRequest,
+    SearchResponse,
+)
 from gateway.services import Services
-from gateway.tenants import Principal
-from guardrails import GuardrailError, ScanContext, Stage, Vault
+from gateway.steps import retrieve
+from gateway.tenants import Role
+from gateway.turn import Turn
+from guardrails import GuardrailError, ScanContext, Stage
 
 __all__ = ["router"]
 
 router = APIRouter()
-M = TypeVar("M", bound=BaseModel)
 
 
-def _svc(request: Request) -> Services:
-    svc: Services = request.app.state.svc
-    return svc
-
-
-def _rid(request: Request) -> str:
-    return str(request.scope["state"]["request_id"])
-
-
-def _authenticate(request: Request) -> Principal:
-    header = request.headers.get("authorization", "")
-    key = header[7:].strip() if header.lower().startswith("bearer ") else request.headers.get("x-api-key")
-    return _svc(request).tenants.authenticate(key)
-
-
-async def _parse(request: Request, model: type[M]) -> M:
-    raw = await request.body()
-    try:
-        data = json.loads(raw or b"null")
-    except json.JSONDecodeError as exc:
-        raise InvalidRequest(
-            f"the body is not valid JSON: {exc.msg} at position {exc.pos}",
-            errors=[{"field": "body", "message": exc.msg}],
-        ) from None
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        errors: list[dict[str, object]] = [
-            {"field": ".".join(str(p) for p in e["loc"]) or "body", "message": e["msg"]} for e in exc.errors()
-        ]
-        raise InvalidRequest(f"invalid field {errors[0]['field']}: {errors[0]['message']}", errors=errors) from None
-
-
-@router.post("/v1/chat/completions")
-async def chat_completions(request: Request) -> Response:
+@router.post(
+    "/v1/chat/completions",
+    openapi_extra=body(ChatCompletionRequest),
+    responses=responses(ChatCompletion, 400, 402, 403, 404, 413, 422, 429, 502, 503),
+)
+async def chat_completions(request: Request, who: Caller) -> Response:
     """OpenAI chat completions, JSON or SSE; the answer carries a `netops` field (citations, tools, warnings)."""
-    who = _authenticate(request)
-    body = await _parse(request, ChatCompletionRequest)
-    rid = _rid(request)
-    events = chat(body, who, rid, _svc(request))
+    req = await read_body(request, ChatCompletionRequest)
+    turn = turn_of(request)
+    events = chat(req, turn)
     first = await anext(events)  # errors before the first event become problem+json
-    if body.stream:
+    if req.stream:
         return StreamingResponse(
-            _sse(first, events, body.model, rid),
-            media_type="text/event-stream",
-            headers={"cache-control": "no-cache"},
+            _sse(first, events, req.model, turn), media_type="text/event-stream", headers={"cache-control": "no-cache"}
         )
     parts: list[str] = []
     item: AnswerDelta | AnswerDone = first
@@ -87,7 +68,7 @@ async def chat_completions(request: Request) -> Response:
         item = await anext(events)
     return JSONResponse(
         {
-            **_envelope(rid, body.model, "chat.completion"),
+            **_envelope(turn.request_id, req.model, "chat.completion"),
             "choices": [
                 {
                     "index": 0,
@@ -102,9 +83,9 @@ async def chat_completions(request: Request) -> Response:
 
 
 async def _sse(
-    first: AnswerDelta | AnswerDone, events: AsyncIterator[AnswerDelta | AnswerDone], model: str, rid: str
+    first: AnswerDelta | AnswerDone, events: AsyncGenerator[AnswerDelta | AnswerDone, None], model: str, turn: Turn
 ) -> AsyncIterator[str]:
-    base = _envelope(rid, model, "chat.completion.chunk")
+    base = _envelope(turn.request_id, model, "chat.completion.chunk")
     yield _chunk(base, {"role": "assistant", "content": ""}, None)
     item: AnswerDelta | AnswerDone | None = first
     try:
@@ -113,10 +94,14 @@ async def _sse(
             item = await anext(events)
     except Exception as exc:  # noqa: BLE001 - mid-stream: end cleanly with the reason, never a broken stream
         reason = "content_filter" if isinstance(exc, GuardrailError) else "error"
-        error = json.loads(bytes(problem_for(exc, rid).body))
+        error = json.loads(bytes(problem_for(exc, turn.request_id).body))
+        turn.reject(200, error["code"], error["detail"])
         yield _chunk(base, {}, reason, netops={"error": {"code": error["code"], "detail": error["detail"]}})
         yield "data: [DONE]\n\n"
         return
+    finally:
+        with anyio.CancelScope(shield=True):  # a client gone mid-stream: close the model stream now
+            await events.aclose()
     assert isinstance(item, AnswerDone)
     yield _chunk(base, {}, item.finish_reason, usage=_usage(item), netops=item.netops)
     yield "data: [DONE]\n\n"
@@ -139,43 +124,49 @@ def _usage(done: AnswerDone) -> dict[str, int]:
     }
 
 
-@router.get("/v1/models")
-async def list_models(request: Request) -> dict[str, Any]:
+@router.get("/v1/models", responses=responses(ListOf))
+async def list_models(request: Request, who: Caller) -> dict[str, Any]:
     """The routes the caller's tenant may use."""
-    who = _authenticate(request)
-    names = [name for name in _svc(request).router.table.routes if who.may_use(name)]
+    names = [name for name in services(request).router.table.routes if who.may_use(name)]
     return {
         "object": "list",
         "data": [{"id": n, "object": "model", "created": 0, "owned_by": "netops"} for n in names],
     }
 
 
-@router.post("/v1/retrieval/search")
-async def search(request: Request) -> dict[str, Any]:
-    """Ranked runbook chunks for the caller's tenant."""
-    who = _authenticate(request)
-    body = await _parse(request, SearchRequest)
-    svc = _svc(request)
-    hits = await asyncio.to_thread(
-        partial(svc.retriever.search, who.tenant, body.query, body.top_k, clearance=who.clearance)
+@router.post(
+    "/v1/retrieval/search", openapi_extra=body(SearchRequest), responses=responses(SearchResponse, 400, 413, 422, 503)
+)
+async def search(request: Request, who: Caller) -> dict[str, Any]:
+    """Ranked runbook chunks for the caller's tenant and clearance, through the tenant's context guardrails."""
+    req = await read_body(request, SearchRequest)
+    turn = turn_of(request)
+    excerpts = await retrieve(turn, req.query, req.top_k)
+    turn.details.update(
+        query_digest=hashlib.sha256(req.query.encode()).hexdigest(),
+        results=len(excerpts),
+        index_version=excerpts[0][0].index_version if excerpts else "",
+        verdicts=turn.trail.summaries(),
     )
-    return {"results": [{**h.citation(), "text": h.text} for h in hits]}
+    return {"results": [{**hit.citation(), "text": text} for hit, text in excerpts], "warnings": turn.trail.warnings}
 
 
-@router.post("/v1/guardrails/scan")
-async def scan(request: Request) -> dict[str, Any]:
+@router.post(
+    "/v1/guardrails/scan", openapi_extra=body(ScanRequest), responses=responses(ScanResponse, 400, 413, 422, 503)
+)
+async def scan(request: Request, who: Caller) -> dict[str, Any]:
     """Run the tenant's guardrail chain for a stage over a text: redacted text and verdicts."""
-    who = _authenticate(request)
-    body = await _parse(request, ScanRequest)
-    stage = Stage(body.stage)
-    guards = _svc(request).guards.for_tenant(who.tenant)
+    req = await read_body(request, ScanRequest)
+    turn = turn_of(request)
+    stage = Stage(req.stage)
+    guards = turn.guards
     chain = {Stage.INPUT: guards.input, Stage.CONTEXT: guards.context, Stage.OUTPUT: guards.output}[stage]
-    result = await chain.arun(body.text, ScanContext(who.tenant, stage, Vault()))
-    return {
-        "text": result.text,
-        "verdicts": [v.summary() for v in result.verdicts],
-        "policy": guards.policy_id,
-    }
+    result = await chain.arun(req.text, ScanContext(who.tenant, stage, turn.vault))
+    verdicts = [v.summary() for v in result.verdicts]
+    turn.details.update(
+        stage=stage.value, chars=len(req.text), verdicts=[v for v in verdicts if v["action"] != "allow"]
+    )
+    return {"text": result.text, "verdicts": verdicts, "policy": guards.policy_id}
 
 
 @router.get("/healthz")
@@ -187,7 +178,7 @@ async def healthz() -> dict[str, str]:
 @router.get("/readyz")
 async def readyz(request: Request) -> JSONResponse:
     """Readiness of each dependency: model deployments, state store, runbook index."""
-    svc = _svc(request)
+    svc = services(request)
     checks: dict[str, dict[str, Any]] = {}
     async with httpx.AsyncClient(timeout=2.0) as client:
         for dep in svc.router.table.deployments.values():
@@ -225,7 +216,14 @@ def _ping_db(svc: Services) -> None:
         conn.execute(text("SELECT 1"))
 
 
-@router.get("/metrics")
+@router.get("/metrics", responses=responses(None, 403))
 async def metrics(request: Request) -> PlainTextResponse:
-    """Prometheus exposition."""
-    return PlainTextResponse(generate_latest(_svc(request).metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    """Prometheus exposition, for the configured scrape token (`server.metrics_token`) or an operator key:
+    it names tenants and their usage, so it is never served to anonymous callers or to tenants."""
+    svc = services(request)
+    token, presented = svc.settings.server.metrics_token, bearer_key(request) or ""
+    if token is None or not hmac.compare_digest(presented.encode(), token.get_secret_value().encode()):
+        who = await principal(request)
+        if who.role is not Role.OPERATOR:
+            raise Forbidden("/metrics needs the scrape token or a key with role 'operator'")
+    return PlainTextResponse(generate_latest(svc.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,7 +1,10 @@
-"""`GET /v1/routing/status` (admin keys only): breaker states and why, live signals, route table version.
+"""`GET /v1/routing/status` (platform operator keys only): breaker states and why, live signals, route table version.
+
+The router is shared by every tenant, so a tenant's admin may not read it: it needs a key with role `operator`
+(`netops key create platform --role operator`).
 
 Example:
-    curl -H "Authorization: Bearer $ADMIN_KEY" http://127.0.0.1:8080/v1/routing/status
+    curl -H "Authorization: Bearer $OPERATOR_KEY" http://127.0.0.1:8080/v1/routing/status
 """
 
 from __future__ import annotations
@@ -10,23 +13,18 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from gateway.errors import Forbidden
-from gateway.services import Services
+from gateway.deps import Operator, services
+from gateway.openapi import responses
 
 __all__ = ["router"]
 
 router = APIRouter()
 
 
-@router.get("/v1/routing/status")
-async def routing_status(request: Request) -> dict[str, Any]:
-    """The router's view of every deployment; 403 for a non-admin key."""
-    svc: Services = request.app.state.svc
-    header = request.headers.get("authorization", "")
-    key = header[7:].strip() if header.lower().startswith("bearer ") else request.headers.get("x-api-key")
-    who = svc.tenants.authenticate(key)
-    if who.role != "admin":
-        raise Forbidden("GET /v1/routing/status needs an admin key")
+@router.get("/v1/routing/status", responses=responses(None, 403))
+async def routing_status(request: Request, who: Operator) -> dict[str, Any]:
+    """The router's view of every deployment; 403 for any key but a platform operator's."""
+    svc = services(request)
     status = svc.router.status()
     status["limits"] = type(svc.metering.store).__name__
     return status

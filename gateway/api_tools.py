@@ -15,19 +15,17 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 from typing import Any
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict, ValidationError
 
+from gateway.deps import Caller, read_body, services, turn_of
 from gateway.events import ActionDecided, ActionExecuted, AuditEvent
-from gateway.errors import InvalidRequest
+from gateway.openapi import body, responses
+from gateway.schemas import ActionView, InvokeRequest, InvokeResponse, ListOf
 from gateway.services import Services
 from gateway.steps import invoke_audited
-from gateway.tenants import Principal
 from guardrails import Action as ScanAction
-from guardrails import Vault
 from tools import Action, ToolContext, ToolError
 
 __all__ = ["router"]
@@ -35,76 +33,52 @@ __all__ = ["router"]
 router = APIRouter(prefix="/v1/tools")
 
 
-class InvokeRequest(BaseModel):
-    """`POST /v1/tools/{name}/invoke`."""
-
-    model_config = ConfigDict(extra="forbid")
-    arguments: dict[str, Any]
-
-
-def _svc(request: Request) -> Services:
-    svc: Services = request.app.state.svc
-    return svc
-
-
-def _caller(request: Request) -> tuple[Principal, ToolContext]:
-    header = request.headers.get("authorization", "")
-    key = header[7:].strip() if header.lower().startswith("bearer ") else request.headers.get("x-api-key")
-    svc = _svc(request)
-    who = svc.tenants.authenticate(key)
-    rid = str(request.scope["state"]["request_id"])
-    return who, svc.toolbox.context(who.tenant, who.tools, role=who.role, key_id=who.key_id, request_id=rid)
-
-
 async def _audit(svc: Services, event: AuditEvent) -> None:
     await asyncio.to_thread(svc.audit.append, event)
 
 
-@router.get("")
-async def list_tools(request: Request) -> dict[str, Any]:
+@router.get("", responses=responses(ListOf))
+async def list_tools(request: Request, who: Caller) -> dict[str, Any]:
     """The tools this key may call."""
-    _, ctx = _caller(request)
-    registry = _svc(request).tools
+    ctx = turn_of(request).tool_context()
+    registry = services(request).tools
     entries = registry.schemas(ctx.grants, ctx.tenant)
     for entry in entries:
         entry["risk"] = registry.risks[entry["function"]["name"]].value
     return {"object": "list", "data": entries}
 
 
-@router.post("/{name}/invoke")
-async def invoke(name: str, request: Request) -> dict[str, Any]:
-    """Validate and run one tool for the caller's tenant."""
-    _, ctx = _caller(request)
-    svc = _svc(request)
-    try:
-        body = InvokeRequest.model_validate(json.loads(await request.body() or b"null"))
-    except (json.JSONDecodeError, ValidationError):
-        raise InvalidRequest('the body must be {"arguments": {...}}') from None
-    guards = svc.guards.for_tenant(ctx.tenant)
-    result, guarded = await invoke_audited(svc, name, body.arguments, ctx, guards.context, Vault())
+@router.post(
+    "/{name}/invoke",
+    openapi_extra=body(InvokeRequest),
+    responses=responses(InvokeResponse, 400, 403, 413, 422, 502, 503),
+)
+async def invoke(name: str, request: Request, who: Caller) -> dict[str, Any]:
+    """Validate and run one tool for the caller's tenant (a change tool only proposes a pending action)."""
+    req = await read_body(request, InvokeRequest)
+    turn = turn_of(request)
+    result, guarded = await invoke_audited(turn, name, req.arguments, turn.tool_context())
     verdicts = [v.summary() for v in guarded.verdicts if v.action is not ScanAction.ALLOW]
+    turn.details.update(tool=result.tool, output_digest=result.output_digest)
     return {**result.summary(), "output": guarded.text, "verdicts": verdicts}
 
 
-@router.get("/actions")
-async def list_actions(request: Request, status: str | None = None) -> dict[str, Any]:
+@router.get("/actions", responses=responses(ListOf))
+async def list_actions(request: Request, who: Caller, status: str | None = None) -> dict[str, Any]:
     """The tenant's change actions, newest first."""
-    who, _ = _caller(request)
-    actions = await asyncio.to_thread(_svc(request).toolbox.approvals.list, who.tenant, status)
+    actions = await asyncio.to_thread(services(request).toolbox.approvals.list, who.tenant, status)
     return {"object": "list", "data": [a.public() for a in actions]}
 
 
-@router.get("/actions/{action_id}")
-async def get_action(action_id: str, request: Request) -> dict[str, Any]:
-    who, _ = _caller(request)
-    return (await asyncio.to_thread(_svc(request).toolbox.approvals.get, who.tenant, action_id)).public()
+@router.get("/actions/{action_id}", responses=responses(ActionView, 404))
+async def get_action(action_id: str, request: Request, who: Caller) -> dict[str, Any]:
+    return (await asyncio.to_thread(services(request).toolbox.approvals.get, who.tenant, action_id)).public()
 
 
-@router.post("/actions/{action_id}/approve")
-async def approve(action_id: str, request: Request) -> dict[str, Any]:
+@router.post("/actions/{action_id}/approve", responses=responses(ActionView, 403, 404, 409))
+async def approve(action_id: str, request: Request, who: Caller) -> dict[str, Any]:
     """Approve; when enough distinct approvers agreed, the action runs exactly once and its result is returned."""
-    who, ctx = _caller(request)
-    svc = _svc(request)
+    svc, ctx = services(request), turn_of(request).tool_context()
     try:
         action = await svc.toolbox.approvals.approve(who.tenant, action_id, key_id=who.key_id, role=who.role)
     except ToolError as exc:
@@ -116,11 +90,10 @@ async def approve(action_id: str, request: Request) -> dict[str, Any]:
     return action.public()
 
 
-@router.post("/actions/{action_id}/deny")
-async def deny(action_id: str, request: Request) -> dict[str, Any]:
+@router.post("/actions/{action_id}/deny", responses=responses(ActionView, 403, 404, 409))
+async def deny(action_id: str, request: Request, who: Caller) -> dict[str, Any]:
     """Deny: the action can never run."""
-    who, ctx = _caller(request)
-    svc = _svc(request)
+    svc, ctx = services(request), turn_of(request).tool_context()
     try:
         action = await asyncio.to_thread(
             svc.toolbox.approvals.deny, who.tenant, action_id, key_id=who.key_id, role=who.role

@@ -6,6 +6,7 @@ Example:
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from sqlalchemy import (
@@ -21,8 +22,9 @@ from sqlalchemy import (
     create_engine,
     event,
 )
+from sqlalchemy.exc import IntegrityError, ProgrammingError
 
-__all__ = ["API_KEYS", "AUDIT", "METADATA", "TENANTS", "TENANT_LIMITS", "open_engine"]
+__all__ = ["API_KEYS", "AUDIT", "AUDIT_CHECKPOINTS", "METADATA", "TENANTS", "TENANT_LIMITS", "open_engine"]
 
 METADATA = MetaData()
 
@@ -71,6 +73,17 @@ AUDIT = Table(
     Column("hash", String(64), nullable=False),
 )
 
+AUDIT_CHECKPOINTS = Table(
+    "audit_checkpoints",  # signed chain heads (gateway.checkpoints); the key that signs them never lives here
+    METADATA,
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("head", String(64), nullable=False),
+    Column("count", Integer, nullable=False),
+    Column("ts", Float, nullable=False),
+    Column("key_id", String(16), nullable=False),
+    Column("mac", String(64), nullable=False),
+)
+
 
 def open_engine(url: str) -> Engine:
     """Create the engine and the tables (idempotent)."""
@@ -81,8 +94,21 @@ def open_engine(url: str) -> Engine:
     engine = create_engine(url, pool_pre_ping=True)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
-    METADATA.create_all(engine)
+    _create_tables(engine)
     return engine
+
+
+def _create_tables(engine: Engine) -> None:
+    """`create_all`, tolerating replicas that start together on a fresh PostgreSQL: a second process racing
+    the first one's CREATE TABLE fails on the catalog's unique index; once the winner is done, retry."""
+    for attempt in range(5):
+        try:
+            METADATA.create_all(engine)
+            return
+        except (IntegrityError, ProgrammingError):
+            if attempt == 4:
+                raise
+            time.sleep(0.2 * (attempt + 1))
 
 
 def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:

@@ -4,6 +4,7 @@
      +-- Unauthenticated     missing, unknown or revoked API key (401)
      +-- ModelNotAllowed     the tenant may not use this model (403)
      +-- Forbidden           the key's role may not do this (403; e.g. an admin-only endpoint)
+     +-- MalformedBody       the body is not decodable: invalid UTF-8, nested too deeply (400)
      +-- InvalidRequest      the body is not a valid request (422, names the field)
      +-- NotFound            a named resource does not exist (404)
      +-- Conflict            a named resource already exists (409)
@@ -18,6 +19,7 @@ __all__ = [
     "Forbidden",
     "GatewayError",
     "InvalidRequest",
+    "MalformedBody",
     "ModelNotAllowed",
     "NotFound",
     "Unauthenticated",
@@ -35,7 +37,7 @@ class GatewayError(Exception):
 
 
 class Unauthenticated(GatewayError):
-    """No valid API key. `code` is `unknown_key`, `revoked_key` or `missing_key`."""
+    """No valid API key. `code` is `unknown_key`, `revoked_key`, `missing_key` or `bad_scrape_token`."""
 
     code = "unknown_key"
 
@@ -54,6 +56,17 @@ class Forbidden(GatewayError):
     """The key is valid but its role does not allow this operation."""
 
     code = "forbidden"
+
+
+class MalformedBody(GatewayError):
+    """The body cannot be read as JSON at all. `code` is `invalid_encoding`, `invalid_unicode` or
+    `too_deeply_nested`."""
+
+    code = "malformed_body"
+
+    def __init__(self, detail: str, *, code: str) -> None:
+        super().__init__(detail)
+        self.code = code
 
 
 class InvalidRequest(GatewayError):

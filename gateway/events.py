@@ -10,14 +10,20 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
 __all__ = [
+    "ANONYMOUS",
     "ActionDecided",
     "ActionExecuted",
     "AuditEvent",
+    "AuthFailed",
     "ChatCompleted",
+    "RequestAborted",
+    "RequestCompleted",
     "RequestRejected",
     "ToolDenied",
     "ToolInvoked",
 ]
+
+ANONYMOUS = "-"  # the tenant field of a record whose caller has no valid key (no tenant name can be "-")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -57,15 +63,55 @@ class ChatCompleted(AuditEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class RequestCompleted(AuditEvent):
+    """A request other than a chat answer that succeeded (search, scan, tool call, listing, decision)."""
+
+    kind: ClassVar[str] = "request.completed"
+    key_id: str
+    method: str
+    route: str
+    status: int
+    detail: dict[str, object] = field(default_factory=dict)  # counts, digests, labels: never request text
+
+
+@dataclass(frozen=True, kw_only=True)
 class RequestRejected(AuditEvent):
-    """A request refused by a guardrail, a limit, or a failed backend."""
+    """A request refused with a problem response: bad body, role, guardrail, limit, budget, failed backend."""
 
     kind: ClassVar[str] = "request.rejected"
     key_id: str
     route: str
     code: str
     detail: str
+    status: int = 0
+    method: str = ""
     verdicts: list[dict[str, object]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RequestAborted(AuditEvent):
+    """A chat answer cut off after the model was called: the client went away or the backend died mid-answer.
+
+    `completion_chars` counts the guarded text already sent; the budget keeps the whole reservation booked."""
+
+    kind: ClassVar[str] = "request.aborted"
+    key_id: str
+    route: str
+    code: str  # client_gone | the backend's error code
+    deployment: str = ""
+    completion_chars: int = 0
+    verdicts: list[dict[str, object]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
+class AuthFailed(AuditEvent):
+    """A security event: a request without a valid key. No key material is kept, not even its id."""
+
+    kind: ClassVar[str] = "security.auth_failed"
+    method: str
+    route: str
+    code: str  # missing_key | unknown_key | revoked_key | bad_scrape_token
+    client: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -84,13 +130,13 @@ class ToolInvoked(AuditEvent):
 
 @dataclass(frozen=True, kw_only=True)
 class ToolDenied(AuditEvent):
-    """A tool call refused (not granted, invalid arguments, not allow-listed) or failed."""
+    """A tool call refused (not granted, invalid arguments, not allow-listed) or failed: the stable code only,
+    since a refusal's message may quote the argument values; an unknown tool's name is recorded as `unknown`."""
 
     kind: ClassVar[str] = "tool.denied"
     key_id: str
     tool: str
     code: str
-    detail: str
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -16,6 +16,7 @@ from gateway.errors import (
     Forbidden,
     GatewayError,
     InvalidRequest,
+    MalformedBody,
     ModelNotAllowed,
     NotFound,
     Unauthenticated,
@@ -43,7 +44,7 @@ from tools import (
     ToolNotAllowed,
 )
 
-__all__ = ["PROBLEM_TYPE", "STATUS", "problem", "problem_for"]
+__all__ = ["DOMAIN_ERRORS", "PROBLEM_TYPE", "STATUS", "problem", "problem_for"]
 
 PROBLEM_TYPE = "https://netops-assistant.dev/problems/"
 log = logging.getLogger("netops.gateway")
@@ -62,6 +63,7 @@ STATUS: dict[type[Exception], tuple[int, str]] = {
     UnknownModel: (404, "Model not found"),
     Conflict: (409, "Conflict"),
     InputTooLarge: (413, "Request too large"),
+    MalformedBody: (400, "Malformed body"),
     InvalidRequest: (422, "Invalid request"),
     InvalidArguments: (422, "Invalid tool arguments"),
     Blocked: (400, "Blocked by a guardrail"),
@@ -79,7 +81,7 @@ STATUS: dict[type[Exception], tuple[int, str]] = {
     NothingToRollBack: (409, "Nothing to roll back"),
 }
 
-DomainError = GatewayError | GuardrailError | RetrievalError | RoutingError | ToolError
+DOMAIN_ERRORS: tuple[type[Exception], ...] = (GatewayError, GuardrailError, RetrievalError, RoutingError, ToolError)
 
 
 def problem(status: int, title: str, code: str, detail: str, request_id: str, **extra: Any) -> JSONResponse:

@@ -1,7 +1,9 @@
-"""The OpenAI-compatible request body, validated strictly where it matters and lenient elsewhere.
+"""Request and response bodies of the HTTP API: the models the handlers validate with and the OpenAPI
+document publishes (`gateway.openapi`).
 
 Unknown top-level fields that OpenAI clients send (`n`, `top_p`, `user`, ...) are accepted and ignored;
-`messages` and the fields the gateway acts on are validated.
+`messages` and the fields the gateway acts on are validated. Response models document the bodies; handlers
+build them as dicts (no second validation on the hot path).
 """
 
 from __future__ import annotations
@@ -10,7 +12,19 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-__all__ = ["ChatCompletionRequest", "ChatMessage", "ScanRequest", "SearchRequest"]
+__all__ = [
+    "ActionView",
+    "ChatCompletion",
+    "ChatCompletionRequest",
+    "ChatMessage",
+    "InvokeRequest",
+    "InvokeResponse",
+    "ListOf",
+    "ScanRequest",
+    "ScanResponse",
+    "SearchRequest",
+    "SearchResponse",
+]
 
 
 class ChatMessage(BaseModel):
@@ -78,3 +92,77 @@ class ScanRequest(BaseModel):
 
     text: str = Field(max_length=1_000_000)
     stage: Literal["input", "context", "output"] = "input"
+
+
+class InvokeRequest(BaseModel):
+    """`POST /v1/tools/{name}/invoke`: the tool's arguments (see `GET /v1/tools` for each tool's schema)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    arguments: dict[str, Any]
+
+
+class _Open(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class ChatCompletion(_Open):
+    """An OpenAI chat completion, plus `netops`: citations, tools run, warnings, cost, route, deployment."""
+
+    id: str
+    object: Literal["chat.completion"]
+    created: int
+    model: str
+    choices: list[dict[str, Any]]
+    usage: dict[str, int]
+    netops: dict[str, Any]
+
+
+class SearchHit(_Open):
+    path: str
+    heading: str
+    index_version: str
+    score: float
+    text: str = Field(description="the chunk after the tenant's context guardrails (secrets redacted)")
+
+
+class SearchResponse(BaseModel):
+    """Ranked runbook chunks for the caller's tenant and clearance."""
+
+    results: list[SearchHit]
+    warnings: list[str] = []
+
+
+class ScanResponse(BaseModel):
+    """The guarded text and each scanner's verdict (labels only, never the values found)."""
+
+    text: str
+    verdicts: list[dict[str, Any]]
+    policy: str
+
+
+class InvokeResponse(_Open):
+    """One tool run: name, validated arguments, output digest and duration, and the guarded output."""
+
+    name: str
+    arguments: dict[str, Any]
+    output_digest: str
+    duration_ms: float
+    output: str
+    verdicts: list[dict[str, Any]]
+
+
+class ActionView(_Open):
+    """A change action: what will run, on which device, its approvals and status."""
+
+    id: str
+    tool: str
+    device: str
+    status: str
+
+
+class ListOf(BaseModel):
+    """`{"object": "list", "data": [...]}`."""
+
+    object: Literal["list"]
+    data: list[dict[str, Any]]

@@ -34,7 +34,7 @@ def run(settings: Settings, *, host: str | None, port: int | None, model_server:
             err=True,
         )
         sys.exit(2)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _configure_logging()
     server = ModelServer(settings.model_server, log_dir=settings.data_dir / "logs")
     run_model = model_server and settings.model_server.enabled
     try:
@@ -60,6 +60,16 @@ def run(settings: Settings, *, host: str | None, port: int | None, model_server:
     finally:
         server.stop()
         svc.close()
+
+
+def _configure_logging() -> None:
+    """Service logs as text lines; the access log (`netops.access`) as one JSON object a line, on stderr."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    access = logging.getLogger("netops.access")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    access.addHandler(handler)
+    access.propagate = False
 
 
 def _banner(host: str, port: int, key: str, seconds: float) -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 
 from gateway.audit import AuditLog
+from gateway.checkpoints import Checkpointer
 from gateway.db import open_engine
 from gateway.metrics import Metrics
 from gateway.ratelimit import Metering
@@ -62,7 +63,7 @@ class Services:
             settings=settings,
             engine=engine,
             tenants=Tenants(engine),
-            audit=AuditLog(engine),
+            audit=AuditLog(engine, checkpoints=Checkpointer.in_dir(settings.data_dir)),
             guards=build_guards(settings),
             retriever=index,
             store=store,
@@ -74,6 +75,8 @@ class Services:
         )
 
     def close(self) -> None:
+        """Sign the audit chain's head, then close the stores."""
+        self.audit.close()
         self.store.close()
         self.engine.dispose()
 

@@ -48,6 +48,7 @@ class ServerSettings(_Strict):
     port: int = Field(8080, ge=1, le=65535)
     max_body_bytes: int = Field(256_000, gt=0)
     public_url: str | None = None
+    metrics_token: SecretStr | None = None  # `Authorization: Bearer <token>` for /metrics (else an operator key)
 
 
 class ModelServerSettings(_Strict):

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import replace
 from functools import partial
 from typing import Any
 
@@ -12,15 +12,18 @@ from gateway.events import ToolDenied, ToolInvoked
 from gateway.prompting import tool_message
 from gateway.schemas import ChatCompletionRequest, ChatMessage
 from gateway.services import Services
-from guardrails import Action, ChainResult, GuardChain, ScanContext, Stage, StreamGuard, Vault, Verdict
+from gateway.turn import Turn
+from guardrails import Action, ChainResult, ScanContext, Stage, StreamGuard, Verdict
 from retrieval import Hit, RetrievalError
 from routing import ModelRequest, Route, RoutedStream, StreamEnd, TextDelta, ToolCall
-from tools import ToolContext, ToolError, ToolNotAllowed, ToolRegistry, ToolResult
+from tools import ToolContext, ToolError, ToolRegistry, ToolResult
 from tools.runbook import plan_runbook_calls
 
 __all__ = [
-    "Trail",
+    "chat_excerpts",
     "guard_messages",
+    "invoke_audited",
+    "last_user_text",
     "model_request",
     "retrieve",
     "run_tools",
@@ -30,67 +33,47 @@ __all__ = [
 ]
 
 
-@dataclass
-class Trail:
-    """Everything the guardrails decided during one request, and warnings for the caller."""
-
-    verdicts: list[Verdict] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-
-    def extend(self, verdicts: Iterable[Verdict]) -> None:
-        for verdict in verdicts:
-            self.verdicts.append(verdict)
-            if verdict.action is not Action.ALLOW:
-                self.warnings.append(f"{verdict.scanner}: {verdict.reason}")
-
-    def confirmations(self) -> list[str]:
-        """Dangerous commands the answer contains: a client must get explicit confirmation before running them."""
-        flagged = (v for v in self.verdicts if v.action is Action.FLAG and v.scanner == "dangerous_commands")
-        return sorted({span.label for v in flagged for span in v.evidence})
-
-    def summaries(self) -> list[dict[str, object]]:
-        return [v.summary() for v in self.verdicts if v.action is not Action.ALLOW]
-
-
-async def guard_messages(
-    messages: Sequence[ChatMessage], chain: GuardChain, ctx: ScanContext, trail: Trail
-) -> list[tuple[str, str]]:
+async def guard_messages(turn: Turn, messages: Sequence[ChatMessage]) -> list[tuple[str, str]]:
     """Run the input chain over every message; returns (role, guarded text) pairs."""
+    chain, ctx = turn.guards.input, ScanContext(turn.tenant, Stage.INPUT, turn.vault)
     guarded: list[tuple[str, str]] = []
     for message in messages:
         result = await chain.arun(message.text, ctx)
-        trail.extend(result.verdicts)
+        turn.trail.extend(result.verdicts)
         guarded.append((message.role, result.text))
     return guarded
 
 
-async def retrieve(
-    svc: Services,
-    tenant: str,
-    clearance: str,
-    history: Sequence[tuple[str, str]],
-    chain: GuardChain,
-    vault: Vault,
-    trail: Trail,
-) -> list[tuple[Hit, str]]:
-    """Tenant- and clearance-scoped search on the last user message; each excerpt passes the context chain."""
-    query = next((text for role, text in reversed(history) if role == "user"), "")
-    if not query.strip():
-        return []
-    try:
-        hits = await asyncio.to_thread(
-            partial(svc.retriever.search, tenant, query, svc.settings.retrieval.top_k, clearance=clearance)
-        )
-    except RetrievalError as exc:
-        trail.warnings.append(f"retrieval unavailable: {exc.detail}")
-        return []
-    ctx = ScanContext(tenant, Stage.CONTEXT, vault)
+def last_user_text(history: Sequence[tuple[str, str]]) -> str:
+    return next((text for role, text in reversed(history) if role == "user"), "")
+
+
+async def retrieve(turn: Turn, query: str, top_k: int) -> list[tuple[Hit, str]]:
+    """Tenant- and clearance-scoped search; each excerpt passes the tenant's context chain (chat and search alike).
+
+    Clearance is the key's own (user: internal, approver: confidential, admin: restricted), in chat as in search.
+    """
+    svc, who = turn.svc, turn.who
+    hits = await asyncio.to_thread(partial(svc.retriever.search, who.tenant, query, top_k, clearance=who.clearance))
+    chain, ctx = turn.guards.context, ScanContext(who.tenant, Stage.CONTEXT, turn.vault)
     excerpts = []
     for hit in hits:
         result = await chain.arun(hit.text, ctx)
-        trail.extend(result.verdicts)
+        turn.trail.extend(result.verdicts)
         excerpts.append((hit, result.text))
     return excerpts
+
+
+async def chat_excerpts(turn: Turn, history: Sequence[tuple[str, str]]) -> list[tuple[Hit, str]]:
+    """Excerpts for a chat answer: an unavailable index degrades to a warning, not a refusal."""
+    query = last_user_text(history)
+    if not query.strip():
+        return []
+    try:
+        return await retrieve(turn, query, turn.svc.settings.retrieval.top_k)
+    except RetrievalError as exc:
+        turn.trail.warnings.append(f"retrieval unavailable: {exc.detail}")
+        return []
 
 
 def model_request(
@@ -106,8 +89,7 @@ def model_request(
     forced = req.forced_tool
     if tool_ctx is None or forced is None or not route.assistant:
         return ModelRequest(messages, max_tokens, temperature)
-    if forced not in tool_ctx.grants or forced not in registry.names:
-        raise ToolNotAllowed(f"tool {forced!r} is not available to tenant {tool_ctx.tenant!r}", tool=forced)
+    registry.require_grant(forced, tool_ctx)
     return ModelRequest(
         messages,
         max_tokens,
@@ -118,47 +100,41 @@ def model_request(
 
 
 async def stream_answer(stream: RoutedStream, guard: StreamGuard) -> AsyncIterator[str | StreamEnd]:
-    """Model deltas through the streaming output guard; the `StreamEnd` is passed through last."""
+    """Model deltas through the streaming output guard (off the loop, with its deadline); `StreamEnd` last."""
     async for event in stream:
         if isinstance(event, TextDelta):
-            text = guard.feed(event.text)
+            text = await guard.afeed(event.text)
             if text:
                 yield text
         else:
             yield event
 
 
-async def run_tools(
-    svc: Services, calls: Sequence[ToolCall], ctx: ToolContext, chain: GuardChain, vault: Vault, trail: Trail
-) -> list[tuple[ToolResult, str]]:
+async def run_tools(turn: Turn, calls: Sequence[ToolCall], ctx: ToolContext) -> list[tuple[ToolResult, str]]:
     """Run the model's tool calls through the registry; outputs pass the context chain; each call is audited."""
     done: list[tuple[ToolResult, str]] = []
     for call in calls:
         try:
-            result, guarded = await invoke_audited(svc, call.name, call.arguments, ctx, chain, vault)
+            result, guarded = await invoke_audited(turn, call.name, call.arguments, ctx)
         except ToolError as exc:
-            trail.warnings.append(f"tool {call.name} refused or failed: {exc.detail}")
+            turn.trail.warnings.append(f"tool {call.name} refused or failed: {exc.detail}")
             continue
-        trail.extend(guarded.verdicts)
+        turn.trail.extend(guarded.verdicts)
         done.append((result, guarded.text))
     return done
 
 
 def runbook_calls(
-    svc: Services,
-    req: ChatCompletionRequest,
-    excerpts: Sequence[tuple[Hit, str]],
-    history: Sequence[tuple[str, str]],
-    ctx: ToolContext,
+    turn: Turn, req: ChatCompletionRequest, excerpts: Sequence[tuple[Hit, str]], user: str, ctx: ToolContext
 ) -> list[ToolCall]:
     """Read-only tools named by retrieved runbook steps, on the device the user named (tenant opt-in).
 
     None when the client forced a tool with `tool_choice`: an explicit choice wins over the runbook's plan.
     """
+    svc = turn.svc
     tenant = svc.toolbox.inventory.for_tenant(ctx.tenant)
     if not tenant.runbook_tools or not excerpts or req.forced_tool is not None:
         return []
-    user = next((text for role, text in reversed(history) if role == "user"), "")
     devices = [d.name for d in tenant.devices]
     plan = plan_runbook_calls((text for _, text in excerpts), user, devices, ctx.grants, svc.tools)
     return [ToolCall(f"runbook-{i}", name, arguments) for i, (name, arguments) in enumerate(plan)]
@@ -172,30 +148,22 @@ def with_tool_results(request: ModelRequest, results: Sequence[tuple[ToolResult,
 
 
 async def invoke_audited(
-    svc: Services,
-    name: str,
-    arguments: str | Mapping[str, Any],
-    ctx: ToolContext,
-    chain: GuardChain,
-    vault: Vault,
+    turn: Turn, name: str, arguments: str | Mapping[str, Any], ctx: ToolContext
 ) -> tuple[ToolResult, ChainResult]:
-    """Run one tool through the registry; its output passes the context chain; the call or refusal is audited."""
+    """Run one tool through the registry; its output passes the context chain; the call or refusal is audited.
+
+    A refusal's record keeps the tool and the stable code only: its message may quote argument values."""
+    svc = turn.svc
+    known = name if name in svc.tools.risks else "unknown"
     try:
         result = await svc.tools.invoke(name, arguments, ctx)
     except ToolError as exc:
-        svc.metrics.tool_calls.labels(name[:64], exc.code).inc()
-        denied = ToolDenied(
-            tenant=ctx.tenant,
-            request_id=ctx.request_id,
-            key_id=ctx.key_id,
-            tool=name[:64],
-            code=exc.code,
-            detail=exc.detail[:500],
-        )
+        svc.metrics.tool_calls.labels(known, exc.code).inc()
+        denied = ToolDenied(tenant=ctx.tenant, request_id=ctx.request_id, key_id=ctx.key_id, tool=known, code=exc.code)
         await asyncio.to_thread(svc.audit.append, denied)
         raise
     svc.metrics.tool_calls.labels(name, "ok").inc()
-    guarded = await chain.arun(result.output, ScanContext(ctx.tenant, Stage.CONTEXT, vault))
+    guarded = await turn.guards.context.arun(result.output, ScanContext(ctx.tenant, Stage.CONTEXT, turn.vault))
     await asyncio.to_thread(svc.audit.append, _invoked(ctx, result, guarded.verdicts, svc))
     return result, guarded
 

@@ -3,6 +3,11 @@
 A key reads `nk-<key_id>-<secret>`; the key id finds the row, the digest of the whole key is compared
 in constant time. Every request is resolved to a `Principal` before anything else runs.
 
+Roles: `user`, `approver` and `admin` act within their own tenant (an admin is the tenant's admin);
+`operator` is the platform operator, for platform-wide endpoints (`/v1/routing/status`, `/metrics`), and
+belongs only to the reserved tenant `platform`, which has no models or tools. Reserved names (`global`,
+the tenant shared runbooks are filed under, and `platform`) can't be created as tenants.
+
 Example:
     tenants = Tenants(engine)
     tenants.create("acme", models=["netops-assistant"], tools=["dns_lookup"], rpm=60)
@@ -12,6 +17,8 @@ Example:
 
 from __future__ import annotations
 
+import builtins
+import enum
 import hashlib
 import hmac
 import json
@@ -27,10 +34,21 @@ from gateway.db import API_KEYS, TENANT_LIMITS, TENANTS
 from gateway.errors import Conflict, InvalidRequest, NotFound, Unauthenticated
 from routing.limits import Quota
 
-__all__ = ["IssuedKey", "Principal", "Tenants"]
+__all__ = ["PLATFORM_TENANT", "RESERVED_TENANTS", "IssuedKey", "Principal", "Role", "Tenants"]
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 _KEY = re.compile(r"^nk-([0-9a-f]{12})-([A-Za-z0-9_-]{20,64})$")
+PLATFORM_TENANT = "platform"
+RESERVED_TENANTS = frozenset({"global", PLATFORM_TENANT})
+
+
+class Role(enum.StrEnum):
+    """What a key may do: tenant roles in rising order of trust, and the platform operator."""
+
+    USER = "user"
+    APPROVER = "approver"
+    ADMIN = "admin"
+    OPERATOR = "operator"
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +57,7 @@ class Principal:
 
     tenant: str
     key_id: str
-    role: str
+    role: Role
     models: frozenset[str]
     tools: frozenset[str]
     rpm: int
@@ -50,8 +68,9 @@ class Principal:
 
     @property
     def clearance(self) -> str:
-        """The highest runbook sensitivity this key may retrieve: user internal, approver confidential, admin all."""
-        return {"admin": "restricted", "approver": "confidential"}.get(self.role, "internal")
+        """The highest runbook sensitivity this key may retrieve, in chat and search alike: user internal,
+        approver confidential, admin restricted (everything)."""
+        return {Role.ADMIN: "restricted", Role.APPROVER: "confidential"}.get(self.role, "internal")
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +91,11 @@ class Tenants:
     def create(self, name: str, *, models: list[str], tools: list[str], rpm: int) -> None:
         if not _NAME.match(name):
             raise InvalidRequest(f"tenant name {name!r} must match {_NAME.pattern}")
+        if name in RESERVED_TENANTS:
+            raise InvalidRequest(f"tenant name {name!r} is reserved ({', '.join(sorted(RESERVED_TENANTS))})")
+        self._insert(name, models=models, tools=tools, rpm=rpm)
+
+    def _insert(self, name: str, *, models: list[str], tools: list[str], rpm: int) -> None:
         try:
             with self._engine.begin() as conn:
                 conn.execute(
@@ -95,7 +119,22 @@ class Tenants:
             rows = conn.execute(select(TENANTS).order_by(TENANTS.c.name)).mappings().all()
         return [{**row, "models": json.loads(row["models"]), "tools": json.loads(row["tools"])} for row in rows]
 
-    def create_key(self, tenant: str, *, label: str = "", role: str = "user") -> IssuedKey:
+    def list_keys(self, tenant: str | None = None) -> builtins.list[dict[str, object]]:
+        """Key ids, tenants, labels, roles and states; never secrets (only their digests are stored)."""
+        c = API_KEYS.c
+        query = select(c.key_id, c.tenant, c.label, c.role, c.created_at, c.revoked).order_by(c.tenant, c.created_at)
+        if tenant is not None:
+            query = query.where(c.tenant == tenant)
+        with self._engine.connect() as conn:
+            return [dict(row) for row in conn.execute(query).mappings()]
+
+    def create_key(self, tenant: str, *, label: str = "", role: str = Role.USER) -> IssuedKey:
+        """A new key; an `operator` key belongs to the reserved tenant `platform` (created on first use)."""
+        role = Role(role)
+        if (role is Role.OPERATOR) != (tenant == PLATFORM_TENANT):
+            raise InvalidRequest(f"role 'operator' belongs to tenant {PLATFORM_TENANT!r}, and only it")
+        if role is Role.OPERATOR and not self.exists(PLATFORM_TENANT):
+            self._insert(PLATFORM_TENANT, models=[], tools=[], rpm=600)
         if not self.exists(tenant):
             raise NotFound(f"tenant {tenant!r} does not exist")
         key_id = secrets.token_hex(6)
@@ -165,7 +204,7 @@ class Tenants:
         return Principal(
             row["tenant"],
             row["key_id"],
-            row["role"],
+            Role(row["role"]),
             frozenset(json.loads(row["models"])),
             frozenset(json.loads(row["tools"])),
             int(row["rpm"]),

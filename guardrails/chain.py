@@ -2,7 +2,8 @@
 
 A block stops the chain with `Blocked`. A scanner that raises anything else stops it with
 `ScannerFailed` (fail closed) unless the scanner is listed in `fail_open`, in which case its
-failure is recorded as a verdict and the text passes on unchanged. A scanner that takes longer than
+failure is recorded as a `failed_open` verdict (in the trail, the response's warnings and the audit record)
+and the text passes on unchanged. A scanner that takes longer than
 `timeout_s` counts as failed the same way (`ScannerTimedOut`): its verdict is discarded, never trusted late.
 
 Example:
@@ -105,5 +106,6 @@ class GuardChain:
 
     def _failed(self, scanner: Scanner, text: str, error: ScannerFailed, cause: Exception | None) -> Verdict:
         if scanner.name in self.fail_open:
-            return Verdict.allow(scanner.name, text, score=None)
+            why = f"failed open ({type(cause).__name__})" if cause is not None else "failed open (timed out)"
+            return Verdict.failed_open(scanner.name, text, reason=why)
         raise error from cause

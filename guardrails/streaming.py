@@ -3,14 +3,17 @@
 The guard holds back the last incomplete line (secrets in configs and answers are line-scoped),
 and everything inside an open `-----BEGIN ... PRIVATE KEY-----` block, so a secret split across two
 chunks is redacted before any of it is emitted. A line longer than `max_hold` is released
-in pieces at whitespace; each later piece of that line is scanned with the end of the line so far in
-front of it (`context_chars`), so a keyword released in one piece still redacts its value in the next.
+in pieces at whitespace; each later piece of that line is scanned with the guarded end of the line so far
+in front of it (`context_chars`), so a keyword released in one piece still redacts its value in the next.
+Released text is never scanned again on its own: only as that bounded context.
+
+The chain runs through `GuardChain.arun`: each scanner off the event loop, with its deadline enforced.
 
 Example:
     guard = StreamGuard(chain, ctx)
-    for delta in model_deltas:
-        emit(guard.feed(delta))
-    emit(guard.flush())
+    async for delta in model_deltas:
+        emit(await guard.afeed(delta))
+    emit(await guard.aflush())
 """
 
 from __future__ import annotations
@@ -34,22 +37,22 @@ class StreamGuard:
         self._max_hold = max_hold
         self._context_chars = context_chars
         self._pending = ""
-        self._line = ""  # the released (original) text of the current, unfinished line
+        self._line = ""  # the released (guarded) end of the current, unfinished line
         self.verdicts: list[Verdict] = []
 
-    def feed(self, delta: str) -> str:
+    async def afeed(self, delta: str) -> str:
         """Add a delta; return the guarded text that is now safe to emit (may be empty)."""
         self._pending += delta
         cut = self._safe_cut()
         if cut <= 0:
             return ""
         ready, self._pending = self._pending[:cut], self._pending[cut:]
-        return self._guard(ready)
+        return await self._guard(ready)
 
-    def flush(self) -> str:
+    async def aflush(self) -> str:
         """Release everything left at the end of the stream, guarded."""
         ready, self._pending = self._pending, ""
-        return self._guard(ready) if ready else ""
+        return await self._guard(ready) if ready else ""
 
     def _safe_cut(self) -> int:
         text = self._pending
@@ -61,16 +64,17 @@ class StreamGuard:
             cut = text.rfind(" ", 0, len(text) - self._max_hold // 2) + 1
         return cut
 
-    def _guard(self, text: str) -> str:
+    async def _guard(self, text: str) -> str:
         before = self._line
-        seen = before + text
-        self._line = seen[seen.rfind("\n") + 1 :][-self._context_chars :]
-        result = self._chain.run(seen, self._ctx)
+        result = await self._chain.arun(before + text, self._ctx)
         self.verdicts.extend(result.verdicts)
+        guarded = result.text
+        self._line = guarded[guarded.rfind("\n") + 1 :][-self._context_chars :]
         if not before:
-            return result.text
-        released = self._chain.run(before, self._ctx).text  # same vault: same placeholders
-        return result.text[_common_prefix(result.text, released) :]
+            return guarded
+        if guarded.startswith(before):
+            return guarded[len(before) :]
+        return guarded[_common_prefix(guarded, before) :]
 
 
 def _common_prefix(a: str, b: str) -> int:

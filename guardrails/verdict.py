@@ -20,6 +20,7 @@ class Action(enum.StrEnum):
     FLAG = "flag"  # allowed unchanged, but reported (e.g. a dangerous command needing confirmation)
     REDACT = "redact"
     BLOCK = "block"
+    FAILED_OPEN = "failed_open"  # the scanner failed or timed out and its policy lets the text pass unchanged
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,8 +50,8 @@ class Verdict:
     def __post_init__(self) -> None:
         if self.action in (Action.REDACT, Action.FLAG) and not self.evidence:
             raise ValueError(f"a {self.action.value} verdict needs evidence")
-        if self.action is Action.BLOCK and not self.reason:
-            raise ValueError("a block verdict needs a reason")
+        if self.action in (Action.BLOCK, Action.FAILED_OPEN) and not self.reason:
+            raise ValueError(f"a {self.action.value} verdict needs a reason")
 
     @classmethod
     def allow(cls, scanner: str, text: str, *, score: float | None = None) -> Verdict:
@@ -63,6 +64,11 @@ class Verdict:
     @classmethod
     def flag(cls, scanner: str, *, text: str, evidence: tuple[Span, ...], reason: str) -> Verdict:
         return cls(Action.FLAG, scanner, text, reason, evidence)
+
+    @classmethod
+    def failed_open(cls, scanner: str, text: str, *, reason: str) -> Verdict:
+        """A failed scanner that policy lists as fail-open: the text passes, the failure is on the record."""
+        return cls(Action.FAILED_OPEN, scanner, text, reason)
 
     @classmethod
     def block(

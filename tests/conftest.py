@@ -43,6 +43,7 @@ class Gateway:
     svc: Services
     settings: Settings
     key: str
+    operator: str = ""  # a platform operator's key: /v1/routing/status and /metrics
 
     @property
     def v1(self) -> str:
@@ -78,17 +79,32 @@ def gateway_settings(data_dir: Path, model_url: str, **overrides: object) -> Set
     )
 
 
+@dataclass
+class TenantGateway:
+    """A gateway of a test module's own: its URL, services and the key of tenant `t` (every model allowed)."""
+
+    url: str
+    key: str
+    svc: Services
+
+
 @contextmanager
 def one_tenant_gateway(
-    data_dir: Path, model_url: str, backend: ModelBackend | None = None
-) -> Iterator[tuple[str, str]]:
-    """A gateway of its own (URL, key of tenant `t` allowed every model), for tests that break its backend."""
-    svc = Services.build(gateway_settings(data_dir, model_url), backend=backend)
-    svc.tenants.create("t", models=["*"], tools=[], rpm=100)
+    data_dir: Path,
+    model_url: str,
+    backend: ModelBackend | None = None,
+    *,
+    tools: tuple[str, ...] = (),
+    **overrides: object,
+) -> Iterator[TenantGateway]:
+    """A gateway of its own with one tenant `t`, for tests that break or script its backend (`overrides` are
+    settings fields)."""
+    svc = Services.build(gateway_settings(data_dir, model_url, **overrides), backend=backend)
+    svc.tenants.create("t", models=["*"], tools=list(tools), rpm=100)
     key = svc.tenants.create_key("t").plaintext
     server = ThreadedServer(create_app(svc)).start()
     try:
-        yield server.url, key
+        yield TenantGateway(server.url, key, svc)
     finally:
         server.stop()
         svc.close()
@@ -101,7 +117,8 @@ def gateway(model: ModelEndpoint, tmp_path_factory: pytest.TempPathFactory) -> I
     svc = Services.build(settings)
     key = ensure_demo_key(svc)
     build_index(svc, lambda _: None)
+    operator = svc.tenants.create_key("platform", label="ops", role="operator").plaintext
     server = ThreadedServer(create_app(svc)).start()
-    yield Gateway(server.url, svc, settings, key)
+    yield Gateway(server.url, svc, settings, key, operator)
     server.stop()
     svc.close()

@@ -3,6 +3,10 @@
     pending --approve (n of required)--> executing --> executed | failed
     pending --deny--> denied          pending --past expires_at--> expired
 
+An action stores the exact command lines that will run (rendered from the allow-listed template when it
+is proposed) and the state of its target read from the device at that moment (`before`), so an approver
+sees what will change and from what.
+
 Every transition is one conditional UPDATE (`WHERE status = 'pending'`), so two racing approvals, or a
 replayed one, can never run an action twice. An approver must hold role `approver` or `admin`, must not be
 the key that proposed it, and counts once (the two-person rule needs two distinct keys).
@@ -16,13 +20,28 @@ Example:
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Column, Engine, Float, Integer, MetaData, String, Table, Text, insert, select, update
+from sqlalchemy import (
+    Column,
+    Engine,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    insert,
+    inspect,
+    select,
+    text,
+    update,
+)
 
 from tools.devices import Devices
 from tools.errors import ActionNotFound, ActionNotPending, ApprovalRefused, ToolError
@@ -53,12 +72,16 @@ ACTIONS = Table(
     Column("expires_at", Float, nullable=False),
     Column("decided_at", Float, nullable=True),
     Column("result", Text, nullable=True),
+    Column("commands", Text, nullable=True),  # JSON list: the exact lines that run when approved
+    Column("before_state", Text, nullable=True),  # JSON: the target's state read from the device when proposed
 )
+_ADDED_COLUMNS = ("commands", "before_state")  # absent from tables created by earlier versions
 
 
 @dataclass(frozen=True, slots=True)
 class Plan:
-    """What a change tool wants to run: one allow-listed change template, a preview and a rollback hint."""
+    """What a change tool wants to run: one allow-listed change template, a preview, a rollback hint and the
+    target's current state read from the device (`before`)."""
 
     tool: str
     device: str
@@ -67,6 +90,7 @@ class Plan:
     arguments: dict[str, Any]
     preview: str
     rollback: str
+    before: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,9 +111,12 @@ class Action:
     created_at: float
     expires_at: float
     result: str | None
+    commands: tuple[str, ...] = ()
+    before: dict[str, Any] = field(default_factory=dict)
 
     def public(self) -> dict[str, object]:
-        """The API view (no internal template values)."""
+        """The API view (no internal template values): `commands` are the exact lines that run once approved,
+        `before` the target's state when the action was proposed."""
         return {
             "id": self.id,
             "tool": self.tool,
@@ -104,6 +131,8 @@ class Action:
             "created_at": self.created_at,
             "expires_at": self.expires_at,
             "result": self.result,
+            "commands": list(self.commands),
+            "before": self.before,
         }
 
 
@@ -114,10 +143,12 @@ class Approvals:
         self._engine = engine
         self._devices = devices
         _META.create_all(engine)
+        _add_missing_columns(engine)
 
     def propose(self, ctx: ToolContext, plan: Plan) -> Action:
-        """Record a pending action (after checking device and template); nothing runs."""
-        self._devices.prepare(ctx.tenant, plan.device, plan.template, Risk.CHANGE, **plan.params)
+        """Record a pending action (after checking device and template) with the exact lines it will run;
+        nothing runs."""
+        _, command = self._devices.prepare(ctx.tenant, plan.device, plan.template, Risk.CHANGE, **plan.params)
         policy = self._devices.inventory.for_tenant(ctx.tenant).approvals
         now, action_id = time.time(), secrets.token_hex(8)
         row = {
@@ -137,6 +168,8 @@ class Approvals:
             "status": "pending",
             "created_at": now,
             "expires_at": now + policy.expiry_s,
+            "commands": json.dumps(list(command.lines)),
+            "before_state": json.dumps(plan.before),
         }
         with self._engine.begin() as conn:
             conn.execute(insert(ACTIONS).values(**row))
@@ -161,18 +194,22 @@ class Approvals:
             return [_action(r) for r in conn.execute(query).mappings()]
 
     async def approve(self, tenant: str, action_id: str, *, key_id: str, role: str) -> Action:
-        """Add one approval; when enough distinct approvers agree, run the action once and record its result."""
+        """Add one approval; when enough distinct approvers agree, run the action once and record its result.
+        Database work runs off the event loop."""
+        action = await asyncio.to_thread(self._add_approval, tenant, action_id, key_id, role)
+        if action.status != "executing":
+            return action
+        return await self._execute(action)
+
+    def _add_approval(self, tenant: str, action_id: str, key_id: str, role: str) -> Action:
         action = self._check_decidable(tenant, action_id, key_id, role)
         if key_id in action.approvals:
             raise ApprovalRefused(f"key {key_id} has already approved action {action_id}")
         approvals = [*action.approvals, key_id]
-        ready = len(approvals) >= action.required
-        status = "executing" if ready else "pending"
+        status = "executing" if len(approvals) >= action.required else "pending"
         values: dict[str, Any] = {"approvals": json.dumps(approvals), "status": status}
         self._transition(action, values, expect_approvals=action.approvals)
-        if not ready:
-            return self.get(tenant, action_id)
-        return await self._execute(self.get(tenant, action_id))
+        return self.get(tenant, action_id)
 
     def deny(self, tenant: str, action_id: str, *, key_id: str, role: str) -> Action:
         """Refuse the action: it can never run."""
@@ -208,9 +245,16 @@ class Approvals:
         with self._engine.begin() as conn:
             return int(conn.execute(query).rowcount)
 
-    async def _execute(self, action: Action) -> Action:
+    def _plan_of(self, action_id: str) -> Any:
         with self._engine.connect() as conn:
-            row = conn.execute(select(ACTIONS.c.template, ACTIONS.c.params).where(ACTIONS.c.id == action.id)).one()
+            return conn.execute(select(ACTIONS.c.template, ACTIONS.c.params).where(ACTIONS.c.id == action_id)).one()
+
+    def _finish(self, action: Action, status: str, result: str) -> Action:
+        self._set(action.id, {"status": status, "result": result, "decided_at": time.time()}, only_if="executing")
+        return self.get(action.tenant, action.id)
+
+    async def _execute(self, action: Action) -> Action:
+        row = await asyncio.to_thread(self._plan_of, action.id)
         try:
             _, output = await self._devices.run(
                 action.tenant, action.device, row.template, risk=Risk.CHANGE, **json.loads(row.params)
@@ -218,8 +262,7 @@ class Approvals:
             status, result = "executed", output.strip() or "ok"
         except ToolError as exc:
             status, result = "failed", exc.detail
-        self._set(action.id, {"status": status, "result": result, "decided_at": time.time()}, only_if="executing")
-        return self.get(action.tenant, action.id)
+        return await asyncio.to_thread(self._finish, action, status, result)
 
 
 def _action(row: Any) -> Action:
@@ -238,4 +281,16 @@ def _action(row: Any) -> Action:
         created_at=float(row["created_at"]),
         expires_at=float(row["expires_at"]),
         result=row["result"],
+        commands=tuple(json.loads(row["commands"] or "[]")),
+        before=json.loads(row["before_state"] or "{}"),
     )
+
+
+def _add_missing_columns(engine: Engine) -> None:
+    """Bring a `pending_actions` table made by an earlier version up to date (nullable columns only)."""
+    present = {column["name"] for column in inspect(engine).get_columns(ACTIONS.name)}
+    missing = [name for name in _ADDED_COLUMNS if name not in present]
+    if missing:
+        with engine.begin() as conn:
+            for name in missing:  # names from the constant tuple above, never from input
+                conn.execute(text(f"ALTER TABLE {ACTIONS.name} ADD COLUMN {name} TEXT"))

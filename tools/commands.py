@@ -71,6 +71,7 @@ def _exec(*argv: str, ok: tuple[int, ...] = (0, 1)) -> Template:
 
 
 _C = Risk.CHANGE
+_DIG = ("dig", "+time=1", "+tries=1", "+nocmd", "+noall", "+answer", "+comments")  # the status line and records
 FRR: dict[str, Template] = {
     "bgp_summary": _cli("show bgp summary json"),
     "bgp_neighbor": _cli("show bgp neighbors {peer} json"),
@@ -82,7 +83,7 @@ FRR: dict[str, Template] = {
     "ping": _exec("ping", "-n", "-c", "{count}", "-W", "1", "-i", "0.2", "{target}"),
     "traceroute": _exec("traceroute", "-n", "-w", "1", "-q", "1", "-m", "{max_hops}", "{target}"),
     "counters": _exec("ip", "-s", "-j", "link", "show", "dev", "{interface}"),
-    "dns_query": _exec("dig", "+short", "+time=1", "+tries=1", "@{server}", "{name}", "{rtype}", ok=(0, 9)),
+    "dns_query": _exec(*_DIG, "@{server}", "{name}", "{rtype}", ok=(0, 9)),
     "interface_shutdown": _cli("configure terminal", "interface {interface}", "shutdown", risk=_C),
     "interface_no_shutdown": _cli("configure terminal", "interface {interface}", "no shutdown", risk=_C),
     "bgp_clear": _cli("clear bgp {peer}", risk=_C),

@@ -4,6 +4,8 @@ ToolError
  +-- ToolNotAllowed     unknown tool, or not granted to the caller (tenant, role)
  +-- InvalidArguments   arguments fail the tool's schema or validators; nothing ran
  |    +-- UnknownDevice     the device is not in the caller's tenant inventory
+ |    +-- UnknownInterface  a change names an interface the device does not have (read from the device); no action
+ |    +-- UnknownNeighbor   a change names a BGP neighbor the device does not have; no action
  +-- CommandNotAllowed  a command is not an allow-listed template for the platform; nothing ran
  +-- ToolFailed         the tool ran and failed or timed out
  +-- ActionError        a pending change action cannot be approved, denied or run
@@ -27,6 +29,8 @@ __all__ = [
     "ToolFailed",
     "ToolNotAllowed",
     "UnknownDevice",
+    "UnknownInterface",
+    "UnknownNeighbor",
 ]
 
 
@@ -57,6 +61,19 @@ class UnknownDevice(InvalidArguments):
     """The device is not in the tenant's inventory; nothing ran."""
 
     code = "unknown_device"
+
+
+class UnknownInterface(InvalidArguments):
+    """A change tool named an interface the device does not have (or that runs no OSPF, for an OSPF cost);
+    checked on the device before a pending action is created."""
+
+    code = "unknown_interface"
+
+
+class UnknownNeighbor(InvalidArguments):
+    """A change tool named a BGP neighbor the device does not have; checked before a pending action is created."""
+
+    code = "unknown_neighbor"
 
 
 class CommandNotAllowed(ToolError):

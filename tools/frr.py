@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from guardrails import ScanContext, SecretsScanner, Stage, Vault
 from tools import summaries
+from tools.commands import ALLOW_LIST
 from tools.devices import Devices
 from tools.dns import Hostname
 from tools.registry import Risk, Tool, ToolContext
@@ -85,7 +86,9 @@ class BgpNeighbor(_DeviceTool):
     """One BGP neighbor in detail."""
 
     name: ClassVar[str] = "bgp_neighbor"
-    description: ClassVar[str] = "Detail of one BGP neighbor of a device: state, uptime, resets."
+    description: ClassVar[str] = (
+        "Detail of one BGP neighbor of a device: state, last reset reason, password, prefixes, filters."
+    )
     Args: ClassVar[type[BaseModel]] = PeerArgs
 
     async def run(self, args: BaseModel, ctx: ToolContext) -> str:
@@ -121,10 +124,12 @@ class RouteLookup(_DeviceTool):
 
 
 class InterfaceStatus(_DeviceTool):
-    """Interface states, and counters for one interface."""
+    """Interface states; for one interface also its counters and OSPF (cost, timers, MTU, neighbors)."""
 
     name: ClassVar[str] = "interface_status"
-    description: ClassVar[str] = "Interface admin/oper status of a device; with an interface name, also its counters."
+    description: ClassVar[str] = (
+        "Interface status and MTU of a device; with an interface name, also its counters and OSPF cost and timers."
+    )
     Args: ClassVar[type[BaseModel]] = InterfaceArgs
 
     async def run(self, args: BaseModel, ctx: ToolContext) -> str:
@@ -134,9 +139,14 @@ class InterfaceStatus(_DeviceTool):
             return summaries.interfaces(args.device, raw)
         device, raw = await self._devices.run(ctx.tenant, args.device, "interface", interface=args.interface)
         text = summaries.interfaces(args.device, raw)
+        if text.endswith("no such interface"):
+            return text
         if device.netns:
             _, stats = await self._devices.run(ctx.tenant, args.device, "counters", interface=args.interface)
             text += "\n" + summaries.counters(stats)
+        if "ospf_interface" in ALLOW_LIST.templates(device.platform):
+            _, ospf = await self._devices.run(ctx.tenant, args.device, "ospf_interface", interface=args.interface)
+            text += "\n" + summaries.ospf_interface(args.interface, ospf)
         return text.rstrip()
 
 
@@ -199,11 +209,7 @@ class DnsQuery(_DeviceTool):
         _, raw = await self._devices.run(
             ctx.tenant, args.device, "dns_query", server=args.server, name=args.name, rtype=args.record_type
         )
-        lines = [line.strip() for line in raw.splitlines() if line.strip()]
-        answer = " ".join(line for line in lines if not line.startswith(";"))
-        errors = [line.strip("; ") for line in lines if line.startswith(";")]
-        fallback = f"no answer ({errors[0]})" if errors else "no answer"
-        return f"{args.name} {args.record_type} @{args.server}: {answer or fallback}"
+        return summaries.dns_answer(args.name, args.record_type, str(args.server), raw)
 
 
 def read_tools(devices: Devices) -> list[Tool]:

@@ -43,6 +43,7 @@ class ToolContext:
     request_id: str = ""
     key_id: str = ""
     role: str = ""
+    tenant_grants: frozenset[str] = frozenset()  # before narrowing by role: tells "not granted" from "not your role"
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,10 +137,22 @@ class ToolRegistry:
 
     def check(self, name: str, arguments: str | Mapping[str, Any], ctx: ToolContext) -> tuple[Tool, BaseModel]:
         """Grant and argument checks only (nothing runs): the tool and its validated arguments."""
+        return self.require_grant(name, ctx), _validate(self._tools[name], arguments)
+
+    def require_grant(self, name: str, ctx: ToolContext) -> Tool:
+        """The tool, if the caller may call it; the refusal names what is missing: the tool, the tenant's grant
+        or the key's role."""
         tool = self._tools.get(name)
-        if tool is None or name not in ctx.grants:
-            raise ToolNotAllowed(f"tool {name!r} is not available to tenant {ctx.tenant!r}", tool=name)
-        return tool, _validate(tool, arguments)
+        if tool is None:
+            raise ToolNotAllowed(f"there is no tool {name[:64]!r}", tool="unknown")
+        if name in ctx.grants:
+            return tool
+        if name in ctx.tenant_grants:
+            raise ToolNotAllowed(
+                f"tool {name!r} is granted to tenant {ctx.tenant!r}, but not to the role '{ctx.role}' of this key",
+                tool=name,
+            )
+        raise ToolNotAllowed(f"tool {name!r} is not granted to tenant {ctx.tenant!r}", tool=name)
 
 
 def _validate(tool: Tool, arguments: str | Mapping[str, Any]) -> BaseModel:

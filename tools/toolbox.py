@@ -62,5 +62,6 @@ class Toolbox:
         self, tenant: str, tenant_tools: Iterable[str], *, role: str, key_id: str = "", request_id: str = ""
     ) -> ToolContext:
         """The tool context for one caller: tenant from the API key, grants narrowed by role."""
-        grants = effective_grants(tenant_tools, role, self.inventory.for_tenant(tenant), self.registry.risks)
-        return ToolContext(tenant, grants, request_id, key_id, role)
+        granted = frozenset(tenant_tools)
+        grants = effective_grants(granted, role, self.inventory.for_tenant(tenant), self.registry.risks)
+        return ToolContext(tenant, grants, request_id, key_id, role, granted)

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import click
 
-from gateway.cli.admin import audit, key, tenant
+from gateway.cli.admin import key, tenant
+from gateway.cli.audit import audit
 from gateway.cli.bench_serve import bench_serve
 from gateway.cli.common import fail, settings_of
 from gateway.cli.evals import bench_retrieval, eval_group

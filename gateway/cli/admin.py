@@ -1,15 +1,14 @@
-"""`netops tenant|key|audit`: tenants, API keys and the audit log."""
+"""`netops tenant|key`: tenants and API keys."""
 
 from __future__ import annotations
 
 import json
-import sys
 
 import click
 
-from gateway.cli.common import call, settings_of, split_csv, tenants_of
+from gateway.cli.common import call, fail, settings_of, split_csv, tenants_of
 
-__all__ = ["audit", "key", "tenant"]
+__all__ = ["key", "tenant"]
 
 
 @click.group()
@@ -48,12 +47,29 @@ def key() -> None:
 @key.command("create")
 @click.argument("tenant_name")
 @click.option("--label", default="", help="A note to recognise the key by.")
-@click.option("--role", default="user", type=click.Choice(["user", "approver", "admin"]), show_default=True)
+@click.option(
+    "--role",
+    default="user",
+    type=click.Choice(["user", "approver", "admin", "operator"]),
+    show_default=True,
+    help="operator: the platform operator (tenant `platform` only), for /v1/routing/status and /metrics.",
+)
 @click.pass_context
 def key_create(ctx: click.Context, tenant_name: str, label: str, role: str) -> None:
     """Create a key; it is printed once and stored only hashed."""
     issued = call(lambda: tenants_of(ctx).create_key(tenant_name, label=label, role=role))
     click.echo(f"key id: {issued.key_id}\napi key: {issued.plaintext}\n(shown once; store it now)")
+
+
+@key.command("list")
+@click.option("--tenant", "tenant_name", default=None, help="Only this tenant's keys.")
+@click.pass_context
+def key_list(ctx: click.Context, tenant_name: str | None) -> None:
+    """List keys (ids, tenants, labels, roles, revoked) as JSON; secrets are never stored, so never shown."""
+    tenants = tenants_of(ctx)
+    if tenant_name is not None and not tenants.exists(tenant_name):
+        fail(f"tenant {tenant_name!r} does not exist")
+    click.echo(json.dumps(tenants.list_keys(tenant_name), indent=2))
 
 
 @key.command("revoke")
@@ -63,40 +79,3 @@ def key_revoke(ctx: click.Context, key_id: str) -> None:
     """Revoke a key by its id."""
     call(lambda: tenants_of(ctx).revoke_key(key_id))
     click.echo(f"key {key_id} revoked")
-
-
-@click.group()
-def audit() -> None:
-    """Inspect the audit log."""
-
-
-@audit.command("verify")
-@click.pass_context
-def audit_verify(ctx: click.Context) -> None:
-    """Recompute the hash chain; exit 1 and name the first bad record if it is broken."""
-    from gateway.audit import AuditLog  # noqa: PLC0415
-    from gateway.db import open_engine  # noqa: PLC0415
-
-    report = AuditLog(open_engine(settings_of(ctx).sqlalchemy_url)).verify()
-    if report.ok:
-        click.echo(f"ok: {report.checked} records, chain intact")
-        return
-    click.echo(
-        f"TAMPERED: record seq={report.first_bad_seq}: {report.reason} ({report.checked} records verified before it)"
-    )
-    sys.exit(1)
-
-
-@audit.command("tail")
-@click.option("-n", "limit", type=int, default=10, show_default=True)
-@click.option("--tenant", "tenant_name", default=None)
-@click.pass_context
-def audit_tail(ctx: click.Context, limit: int, tenant_name: str | None) -> None:
-    """Print the latest audit records as JSON lines."""
-    from gateway.audit import AuditLog  # noqa: PLC0415
-    from gateway.db import open_engine  # noqa: PLC0415
-
-    for record in reversed(
-        AuditLog(open_engine(settings_of(ctx).sqlalchemy_url)).records(tenant=tenant_name, limit=limit)
-    ):
-        click.echo(json.dumps(record, sort_keys=True))

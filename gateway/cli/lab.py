@@ -1,7 +1,8 @@
-"""`netops lab up|down|status|fault <name>|heal`: the FRR lab in network namespaces (root only).
+"""`netops lab up|down|status|faults|fault <name>|heal`: the FRR lab in network namespaces (root only).
 
 The lab's devices are the `demo` tenant's inventory (`infra/inventory/demo.yaml`); its paths and
-namespace prefix come from the settings (`tools.lab_dir`, `tools.lab_prefix`).
+namespace prefix come from the settings (`tools.lab_dir`, `tools.lab_prefix`). The fault table
+(`tools.lab.fault_table`) is imported only when a lab command or its help runs, so `netops` starts fast.
 """
 
 from __future__ import annotations
@@ -21,7 +22,17 @@ if TYPE_CHECKING:
 __all__ = ["lab"]
 
 T = TypeVar("T")
-FAULT_NAMES = ["link-down", "silent-drop", "bgp-shutdown", "ospf-cost", "dns-stop"]
+
+
+class WithFaultList(click.Command):
+    """A command whose `--help` ends with every fault and its one-line description."""
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        from tools.lab import FAULT_TABLE  # noqa: PLC0415 - only when help is shown
+
+        with formatter.section("Faults: what each does and what you would see (`netops lab faults`: tool, telltale)"):
+            formatter.write_dl([(f.name, f.does) for f in FAULT_TABLE.values()])
+        super().format_epilog(ctx, formatter)
 
 
 def _lab(ctx: click.Context) -> tuple[Lab, Faults]:
@@ -72,7 +83,8 @@ def lab_down(ctx: click.Context) -> None:
 @lab.command("status")
 @click.pass_context
 def lab_status(ctx: click.Context) -> None:
-    """Daemons, BGP sessions, OSPF neighbors, DNS and active faults, as JSON; exit 1 when not up."""
+    """Daemons, BGP sessions, OSPF neighbors, DNS and active faults (injected and still true on the routers),
+    as JSON; exit 1 when not up."""
     the_lab, faults = _lab(ctx)
     status = _guard(lambda: the_lab.status(faults.active()))
     click.echo(json.dumps(status.as_dict(), indent=2))
@@ -80,14 +92,29 @@ def lab_status(ctx: click.Context) -> None:
         ctx.exit(1)
 
 
-@lab.command("fault")
-@click.argument("name", type=click.Choice(FAULT_NAMES))
+@lab.command("faults")
+def lab_faults() -> None:
+    """List every fault: what it does and where an engineer sees it (tool and telltale line)."""
+    from tools.lab import FAULT_TABLE  # noqa: PLC0415 - only for this command
+
+    for fault in FAULT_TABLE.values():
+        click.echo(f"{fault.name}\n  does:  {fault.does}\n  shows: {fault.shows}")
+
+
+@lab.command("fault", cls=WithFaultList)
+@click.argument("name", metavar="NAME")
 @click.pass_context
 def lab_fault(ctx: click.Context, name: str) -> None:
-    """Inject a fault (see docs/tools.md); `netops lab heal` reverts it."""
+    """Inject the fault NAME (listed below; see docs/tools.md); `netops lab heal` reverts it."""
+    from tools.lab import FAULT_TABLE  # noqa: PLC0415 - only for this command
+
+    if name not in FAULT_TABLE:
+        raise click.BadParameter(
+            f"{name!r} is not a lab fault; choose one of {', '.join(FAULT_TABLE)}", ctx, None, "NAME"
+        )
     _, faults = _lab(ctx)
     _guard(lambda: faults.inject(name))
-    click.echo(f"fault {name} injected")
+    click.echo(f"fault {name} injected: {FAULT_TABLE[name].does}\nlook for: {FAULT_TABLE[name].shows}")
 
 
 @lab.command("heal")

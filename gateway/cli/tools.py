@@ -25,8 +25,8 @@ __all__ = ["bench_tools"]
 def bench_tools(ctx: click.Context, iterations: int, out: Path) -> None:
     """Tool-call overhead against calling vtysh directly, in one run (needs root and FRR)."""
     from gateway.audit import AuditLog  # noqa: PLC0415
-    from gateway.events import ToolInvoked  # noqa: PLC0415 - heavy imports only for this command
     from gateway.db import open_engine  # noqa: PLC0415
+    from gateway.events import ToolInvoked  # noqa: PLC0415 - heavy imports only for this command
     from tools import LabError, ToolResult  # noqa: PLC0415
     from tools.bench import run_bench  # noqa: PLC0415
     from tools.lab import Lab  # noqa: PLC0415

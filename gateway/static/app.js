@@ -1,97 +1,200 @@
 // NetOps Assistant chat: talks to the gateway's OpenAI-compatible API with the user's key.
 // Model output is data: it is only ever inserted with textContent, never as HTML.
-"use strict";
-const $ = (id) => document.getElementById(id);
-const state = { key: sessionStorage.getItem("netops-key") || "", history: [] };
+//
+// Modules: util.js (helpers), store.js (conversations in localStorage), chat.js (the SSE stream),
+// render.js (an answer: checks, findings, prose, sources), actions.js (pending actions), panels.js
+// (runbook section, device strip, theme).
 
-function item(role, text) {
-  const li = document.createElement("li");
-  li.className = role;
-  const body = document.createElement("div");
-  body.className = "text";
-  body.textContent = text;
-  li.appendChild(body);
-  $("log").appendChild(li);
-  li.scrollIntoView({ block: "end" });
-  return li;
-}
+import { ActionsPanel } from "./actions.js";
+import { streamChat } from "./chat.js";
+import { DeviceStrip, closeSource, initTheme, openSource } from "./panels.js";
+import { AnswerView, plainItem } from "./render.js";
+import { Conversations, compact, history } from "./store.js";
+import { $, api, el, fingerprint, problemText } from "./util.js";
 
-function meta(li, netops) {
-  const box = document.createElement("div");
-  box.className = "meta";
-  const add = (title, rows, cls) => {
-    if (!rows || !rows.length) return;
-    const head = document.createElement("div");
-    head.textContent = title;
-    if (cls) head.className = cls;
-    const ul = document.createElement("ul");
-    for (const row of rows) { const r = document.createElement("li"); r.textContent = row; ul.appendChild(r); }
-    box.append(head, ul);
-  };
-  add("Sources", (netops.citations || []).map((c, i) => `[${i + 1}] ${c.path} > ${c.heading} (index ${c.index_version})`));
-  add("Tools run", (netops.tools || []).map((t) => `${t.name} ${JSON.stringify(t.arguments)}: ${t.output || ""}`));
-  add("Warnings", netops.warnings, "warning");
-  if (netops.error) add("Stopped", [`${netops.error.code}: ${netops.error.detail}`], "warning");
-  li.appendChild(box);
-}
+const KEY_SLOT = "netops-key";
+const state = { key: "", store: null, conversation: null, controller: null, deleted: new Set() };
+const actions = new ActionsPanel(() => state.key);
+const devices = new DeviceStrip();
+const showSource = (citation, opener) => openSource(state.key, citation, opener);
 
-async function problem(response) {
-  try { const p = await response.json(); return `${p.code}: ${p.detail}`; } catch { return `HTTP ${response.status}`; }
-}
+// -- connecting ---------------------------------------------------------------------------------------------
 
-async function connect(event) {
-  event.preventDefault();
-  state.key = $("key").value.trim();
-  const response = await fetch("/v1/models", { headers: { authorization: `Bearer ${state.key}` } });
-  if (!response.ok) { $("status").textContent = await problem(response); $("send").disabled = true; return; }
-  sessionStorage.setItem("netops-key", state.key);
+async function connect(key) {
+  const response = await api(key, "/v1/models");
+  if (!response.ok) {
+    $("status").textContent = await problemText(response);
+    $("send").disabled = true;
+    return;
+  }
+  state.key = key;
+  sessionStorage.setItem(KEY_SLOT, key);
   const models = (await response.json()).data.map((m) => m.id);
-  $("model").replaceChildren(...models.map((id) => Object.assign(document.createElement("option"), { value: id, textContent: id })));
+  $("model").replaceChildren(...models.map((id) => el("option", { text: id, attrs: { value: id } })));
+  state.store = new Conversations(await fingerprint(key));
+  const latest = state.store.list()[0];
+  show(latest || state.store.create());
   $("status").textContent = "connected";
   $("send").disabled = false;
+  devices.start(key);
+  actions.start();
 }
+
+// -- conversations ------------------------------------------------------------------------------------------
+
+function show(conversation) {
+  stop();
+  state.conversation = conversation;
+  const items = conversation.messages.map((m) =>
+    m.role === "assistant" ? AnswerView.stored(m, showSource).li : plainItem(m.role, m.content),
+  );
+  $("log").replaceChildren(...items);
+  scrollToEnd(true);
+  listConversations();
+}
+
+function listConversations() {
+  const current = state.conversation && state.conversation.id;
+  const rows = state.store.list().map((c) => {
+    const open = el("button", { className: "open", text: c.title, attrs: { type: "button", title: c.title } });
+    if (c.id === current) open.setAttribute("aria-current", "true");
+    open.addEventListener("click", () => show(state.store.get(c.id)));
+    const remove = el("button", {
+      className: "delete",
+      text: "✕",
+      attrs: { type: "button", "aria-label": `Delete conversation: ${c.title}` },
+    });
+    remove.addEventListener("click", () => removeConversation(c.id));
+    return el("li", {}, open, remove);
+  });
+  $("conversations").replaceChildren(...rows);
+}
+
+function removeConversation(id) {
+  state.deleted.add(id);
+  state.store.remove(id);
+  if (state.conversation && state.conversation.id === id) show(state.store.list()[0] || state.store.create());
+  else listConversations();
+  $("new-chat").focus();
+}
+
+function newChat() {
+  if (!state.store) return;
+  show(state.store.create());
+  $("prompt").focus();
+}
+
+// -- asking -------------------------------------------------------------------------------------------------
 
 async function ask(event) {
   event.preventDefault();
   const text = $("prompt").value.trim();
-  if (!text) return;
+  if (!text || state.controller || !state.key) return;
   $("prompt").value = "";
-  item("user", text);
-  state.history.push({ role: "user", content: text });
-  const li = item("assistant", "");
-  const out = li.querySelector(".text");
-  $("send").disabled = true;
+  const conversation = state.conversation;
+  const asked = { role: "user", content: text };
+  conversation.messages.push(asked);
+  const item = plainItem("user", text);
+  const view = new AnswerView(showSource);
+  $("log").append(item, view.li);
+  scrollToEnd(true);
+  const message = await answer(conversation, view);
+  await keepSafe(asked, item, message.netops);
+  conversation.messages.push(message);
+  if (!state.deleted.has(conversation.id)) state.store.save(conversation); // kept once answered, never before
+  listConversations();
+  const netops = message.netops || {};
+  if ((netops.tools || []).length || (netops.confirmation_required || []).length) actions.refresh();
+}
+
+// No secret stays in localStorage: a question whose secrets the gateway redacted (or whose answer never
+// reported) is kept as the tenant's own input guardrails redact it.
+async function keepSafe(message, item, netops) {
+  if (netops && !netops.redactions) return;
+  const response = await api(state.key, "/v1/guardrails/scan", {
+    method: "POST",
+    json: { stage: "input", text: message.content },
+  });
+  if (!response.ok) {
+    message.content = "(not kept: the gateway could not check it for secrets)";
+    return;
+  }
+  const redacted = (await response.json()).text;
+  if (redacted === message.content) return;
+  message.content = redacted;
+  item.querySelector(".text").textContent = redacted;
+}
+
+// Streams the answer into `view`; returns the message to keep (assistant text, or an error).
+async function answer(conversation, view) {
+  const controller = new AbortController();
+  state.controller = controller;
+  busy(true);
+  let result;
   try {
-    const response = await fetch("/v1/chat/completions", {
-      method: "POST",
-      headers: { authorization: `Bearer ${state.key}`, "content-type": "application/json" },
-      body: JSON.stringify({ model: $("model").value, messages: state.history, stream: true }),
-    });
-    if (!response.ok) { li.className = "error"; out.textContent = await problem(response); state.history.pop(); return; }
-    const reader = response.body.getReader();
-    const decoder = new TextDecoder();
-    let buffer = "";
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      buffer += decoder.decode(value, { stream: true });
-      let cut;
-      while ((cut = buffer.indexOf("\n\n")) >= 0) {
-        const line = buffer.slice(0, cut).replace(/^data: /, "");
-        buffer = buffer.slice(cut + 2);
-        if (line === "[DONE]") continue;
-        const chunk = JSON.parse(line);
-        const delta = chunk.choices && chunk.choices[0] && chunk.choices[0].delta;
-        if (delta && delta.content) out.textContent += delta.content;
-        if (chunk.netops) meta(li, chunk.netops);
-      }
-    }
-    state.history.push({ role: "assistant", content: out.textContent });
+    const request = { key: state.key, model: $("model").value, messages: history(conversation) };
+    result = await streamChat({ ...request, signal: controller.signal, view });
+  } catch (err) {
+    result = err.name === "AbortError" ? { stopped: true } : { error: `network error: ${err.message}` };
   } finally {
-    $("send").disabled = false;
+    state.controller = null;
+    busy(false);
+  }
+  if (result.error) {
+    view.li.replaceWith(plainItem("error", result.error));
+    return { role: "error", content: result.error };
+  }
+  const content = view.finishText();
+  if (result.netops) view.final(result.netops);
+  if (result.stopped) view.stopped();
+  scrollToEnd();
+  return { role: "assistant", content, netops: compact(result.netops), stopped: result.stopped || undefined };
+}
+
+function stop() {
+  if (state.controller) state.controller.abort();
+}
+
+function busy(on) {
+  $("send").disabled = on;
+  $("stop").disabled = !on;
+  $("log").setAttribute("aria-busy", String(on));
+  if (!on && document.activeElement === $("stop")) $("prompt").focus();
+}
+
+function scrollToEnd(force = false) {
+  const log = $("log");
+  if (force || log.scrollHeight - log.scrollTop - log.clientHeight < 120) log.scrollTop = log.scrollHeight;
+}
+
+// Enter sends, Shift+Enter is a new line, Escape stops a running answer.
+function onPromptKey(event) {
+  if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+    event.preventDefault();
+    if (!$("send").disabled) $("ask").requestSubmit();
+  } else if (event.key === "Escape" && state.controller) {
+    event.preventDefault();
+    stop();
   }
 }
 
-$("key").value = state.key;
-$("auth").addEventListener("submit", connect);
+// -- start --------------------------------------------------------------------------------------------------
+
+initTheme();
+$("auth").addEventListener("submit", (event) => {
+  event.preventDefault();
+  connect($("key").value.trim());
+});
 $("ask").addEventListener("submit", ask);
+$("prompt").addEventListener("keydown", onPromptKey);
+$("stop").addEventListener("click", stop);
+$("new-chat").addEventListener("click", newChat);
+$("source-close").addEventListener("click", closeSource);
+$("source").addEventListener("keydown", (event) => event.key === "Escape" && closeSource());
+new MutationObserver(() => scrollToEnd()).observe($("log"), { childList: true, subtree: true, characterData: true });
+
+const saved = sessionStorage.getItem(KEY_SLOT);
+if (saved) {
+  $("key").value = saved;
+  connect(saved);
+}

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import Gateway, one_tenant_gateway
+from tests.conftest import Gateway, TenantGateway, one_tenant_gateway
 from tests.support import free_port
 
 
@@ -105,21 +105,25 @@ def test_readyz_reports_each_dependency(gateway: Gateway) -> None:
     assert checks["index"]["chunks"] > 100
 
 
-def test_metrics_are_prometheus_text(gateway: Gateway) -> None:
+def test_metrics_are_prometheus_text_for_the_operator_only(gateway: Gateway) -> None:
     httpx.get(f"{gateway.url}/healthz")
-    text = httpx.get(f"{gateway.url}/metrics").text
+    anonymous = httpx.get(f"{gateway.url}/metrics")
+    assert anonymous.status_code == 401 and "demo" not in anonymous.text
+    tenant_admin = httpx.get(f"{gateway.url}/metrics", headers={"authorization": f"Bearer {gateway.key}"})
+    assert tenant_admin.status_code == 403 and "demo" not in tenant_admin.text
+    text = httpx.get(f"{gateway.url}/metrics", headers={"authorization": f"Bearer {gateway.operator}"}).text
     assert 'netops_requests_total{path="/healthz",status="200"}' in text
 
 
 @pytest.fixture(scope="module")
-def dead_backend_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+def dead_backend_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TenantGateway]:
     dead = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there
     with one_tenant_gateway(Path(tmp_path_factory.mktemp("dead")), dead) as gateway:
         yield gateway
 
 
-def test_backend_down_is_503_naming_the_deployment(dead_backend_gateway: tuple[str, str]) -> None:
-    url, key = dead_backend_gateway
+def test_backend_down_is_503_naming_the_deployment(dead_backend_gateway: TenantGateway) -> None:
+    url, key = dead_backend_gateway.url, dead_backend_gateway.key
     for stream in (False, True):
         body = {"model": "smollm2", "stream": stream, "messages": [{"role": "user", "content": "hi"}]}
         problem = assert_problem(post_chat(url, key, body), 503, "backend_unavailable")

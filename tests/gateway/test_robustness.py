@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -12,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from routing import Deployment, DeploymentFailed, ModelRequest, StreamEnd, TextDelta
-from tests.conftest import Gateway, one_tenant_gateway
+from tests.conftest import Gateway, TenantGateway, one_tenant_gateway
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**40), 2**40) | st.floats(allow_nan=False) | st.text(max_size=30),
@@ -63,13 +65,13 @@ class DiesMidStream:
 
 
 @pytest.fixture(scope="module")
-def dying_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+def dying_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TenantGateway]:
     with one_tenant_gateway(Path(tmp_path_factory.mktemp("dying")), "http://127.0.0.1:9/v1", DiesMidStream()) as gw:
         yield gw
 
 
-def test_backend_dying_mid_stream_ends_the_stream_with_a_reason(dying_gateway: tuple[str, str]) -> None:
-    url, key = dying_gateway
+def test_backend_dying_mid_stream_ends_the_stream_with_a_reason(dying_gateway: TenantGateway) -> None:
+    url, key = dying_gateway.url, dying_gateway.key
     body = {"model": "smollm2", "stream": True, "messages": [{"role": "user", "content": "bgp down"}]}
     with httpx.stream(
         "POST", f"{url}/v1/chat/completions", json=body, headers={"authorization": f"Bearer {key}"}
@@ -82,3 +84,18 @@ def test_backend_dying_mid_stream_ends_the_stream_with_a_reason(dying_gateway: t
     assert text == "Check the BGP neighbor state\n"
     assert chunks[-1]["choices"][0]["finish_reason"] == "error"
     assert chunks[-1]["netops"]["error"]["code"] == "deployment_failed"
+
+    rid = response.headers["x-request-id"]
+    (record,) = _final_records(dying_gateway, rid)
+    assert record["kind"] == "request.aborted" and record["payload"]["code"] == "deployment_failed"
+    assert record["payload"]["completion_chars"] == len(text)
+
+
+def _final_records(gw: TenantGateway, rid: str) -> list[dict[str, Any]]:
+    """The request's records once its final one is in (the Turn writes it after the response is sent)."""
+    for _ in range(200):
+        found = [r for r in gw.svc.audit.records(limit=50) if r["request_id"] == rid]
+        if found:
+            return found
+        time.sleep(0.05)
+    return []

@@ -177,7 +177,14 @@ def test_a_scanner_that_raises_blocks_with_503_unless_fail_open(scripted: Script
     problem = blocked.json()
     assert problem["code"] == "guardrail_failed" and problem["scanner"] == "exploding_test_scanner"
     assert "fail closed" in problem["detail"]
-    assert chat(scripted.url, scripted.keys["lenient"], "show me the bgp neighbors").status_code == 200
+    lenient = chat(scripted.url, scripted.keys["lenient"], "show me the bgp neighbors")
+    assert lenient.status_code == 200
+    assert "exploding_test_scanner: failed open (RuntimeError)" in lenient.json()["netops"]["warnings"]
+    rid = lenient.headers["x-request-id"]
+    (record,) = [r for r in scripted.svc.audit.records(tenant="lenient", limit=20) if r["request_id"] == rid]
+    assert {"scanner": "exploding_test_scanner", "action": "failed_open"}.items() <= record["payload"]["verdicts"][
+        0
+    ].items()
 
 
 def test_secret_split_across_stream_chunks_is_redacted(scripted: Scripted) -> None:

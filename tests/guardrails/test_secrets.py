@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from guardrails import Action, GuardChain, ScanContext, ScannerFailed, SecretsScanner, Stage, StreamGuard, Verdict
@@ -52,19 +54,24 @@ def test_benign_config_is_untouched() -> None:
     assert SecretsScanner().scan(text, ScanContext("t", Stage.INPUT)).action is Action.ALLOW
 
 
+async def _feed_all(guard: StreamGuard, pieces: list[str]) -> str:
+    emitted = [await guard.afeed(p) for p in pieces]
+    return "".join(emitted) + await guard.aflush()
+
+
 def test_stream_guard_redacts_a_secret_split_across_chunks() -> None:
     guard = StreamGuard(GuardChain([SecretsScanner()]), ScanContext("t", Stage.OUTPUT))
     pieces = ["Configure: snmp-server comm", "unity s3cr", "3tC0mm RO\nthen save", "."]
-    emitted = "".join(guard.feed(p) for p in pieces) + guard.flush()
+    emitted = asyncio.run(_feed_all(guard, pieces))
     assert "s3cr3tC0mm" not in emitted
     assert "<SECRET:snmp-community:1>" in emitted and emitted.endswith("then save.")
 
 
 def test_stream_guard_holds_an_open_private_key_block() -> None:
     guard = StreamGuard(GuardChain([SecretsScanner()]), ScanContext("t", Stage.OUTPUT))
-    out = guard.feed("key:\n-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n")
+    out = asyncio.run(guard.afeed("key:\n-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n"))
     assert "MIIEow" not in out
-    out += guard.feed("IBAAKC\n-----END RSA PRIVATE KEY-----\n") + guard.flush()
+    out += asyncio.run(_feed_all(guard, ["IBAAKC\n-----END RSA PRIVATE KEY-----\n"]))
     assert "MIIEow" not in out and "<SECRET:private-key:1>" in out
 
 
@@ -80,15 +87,17 @@ def test_failing_scanner_blocks_unless_fail_open() -> None:
     ctx = ScanContext("t", Stage.INPUT)
     with pytest.raises(ScannerFailed, match="fail closed"):
         GuardChain([Exploding()]).run("hello", ctx)
-    assert GuardChain([Exploding()], fail_open=["exploding"]).run("hello", ctx).text == "hello"
+    result = GuardChain([Exploding()], fail_open=["exploding"]).run("hello", ctx)
+    assert result.text == "hello"
+    assert [(v.scanner, v.action) for v in result.verdicts] == [("exploding", Action.FAILED_OPEN)]
+    assert "RuntimeError" in result.verdicts[0].reason
 
 
 def test_stream_guard_redacts_a_secret_after_a_long_line_is_cut() -> None:
     guard = StreamGuard(GuardChain([SecretsScanner()]), ScanContext("t", Stage.OUTPUT), max_hold=64)
     prose = "word " * 20
-    emitted = guard.feed(prose + "snmp-server community")  # long line, no newline: released in pieces
-    emitted += guard.feed(" Zz9s3cretComm RO and " + "more " * 20)
-    emitted += guard.flush()
+    first = asyncio.run(guard.afeed(prose + "snmp-server community"))  # long line, no newline: released in pieces
+    emitted = first + asyncio.run(_feed_all(guard, [" Zz9s3cretComm RO and " + "more " * 20]))
     assert "Zz9s3cretComm" not in emitted
     assert "snmp-server community <SECRET:snmp-community:1> RO" in emitted
     assert emitted.replace("<SECRET:snmp-community:1>", "Zz9s3cretComm") == prose + (

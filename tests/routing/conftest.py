@@ -70,6 +70,7 @@ class RoutingGateway:
     svc: Services
     key: str
     slow_url: str
+    operator: str = ""  # a platform operator's key: /v1/routing/status and /metrics
 
     @property
     def v1(self) -> str:
@@ -125,7 +126,8 @@ def routing_gateway(
     svc = Services.build(settings)
     key = ensure_demo_key(svc)
     server = ThreadedServer(create_app(svc)).start()
-    yield RoutingGateway(server.url, svc, key, f"{slow.url}/v1")
+    operator = svc.tenants.create_key("platform", label="ops", role="operator").plaintext
+    yield RoutingGateway(server.url, svc, key, f"{slow.url}/v1", operator)
     server.stop()
     slow.stop()
     svc.close()

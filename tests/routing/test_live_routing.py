@@ -50,7 +50,7 @@ def test_cheapest_policy_uses_the_free_server_and_costs_are_accounted(routing_ga
     )
     record = next(r for r in gw.svc.audit.records(tenant="demo", limit=5) if r["kind"] == "chat.completed")
     assert record["payload"]["cost_usd"] > 0 and record["payload"]["routing"]["policy"] == "ordered"
-    metrics = httpx.get(f"{gw.url}/metrics").text
+    metrics = httpx.get(f"{gw.url}/metrics", headers={"authorization": f"Bearer {gw.operator}"}).text
     assert 'netops_cost_usd_total{deployment="fast",tenant="demo"}' in metrics
 
 
@@ -60,9 +60,11 @@ def test_device_configs_stay_on_self_hosted_deployments(routing_gateway: Routing
     assert answer["netops"]["deployment"] == "slow"  # `fast` is a hosted deployment
 
 
-def test_status_is_admin_only_and_explains_breakers(routing_gateway: RoutingGateway) -> None:
+def test_status_is_operator_only_and_explains_breakers(routing_gateway: RoutingGateway) -> None:
     gw = routing_gateway
-    status = httpx.get(f"{gw.v1}/routing/status", headers={"authorization": f"Bearer {gw.key}"})
+    tenant_admin = httpx.get(f"{gw.v1}/routing/status", headers={"authorization": f"Bearer {gw.key}"})
+    assert tenant_admin.status_code == 403 and "operator" in tenant_admin.json()["detail"]
+    status = httpx.get(f"{gw.v1}/routing/status", headers={"authorization": f"Bearer {gw.operator}"})
     assert status.status_code == 200
     body = status.json()
     assert set(body["deployments"]) == {"fast", "slow"} and body["version"] == gw.svc.router.table.version
@@ -83,7 +85,7 @@ def _load(gw: RoutingGateway, stop: threading.Event, results: list[str]) -> None
 
 
 def _breaker(gw: RoutingGateway) -> dict[str, Any]:
-    status = httpx.get(f"{gw.v1}/routing/status", headers={"authorization": f"Bearer {gw.key}"}).json()
+    status = httpx.get(f"{gw.v1}/routing/status", headers={"authorization": f"Bearer {gw.operator}"}).json()
     breaker: dict[str, Any] = status["deployments"]["fast"]["breaker"]
     return breaker
 

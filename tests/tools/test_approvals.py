@@ -57,7 +57,9 @@ def test_interface_shutdown_waits_for_approval_runs_once_and_refuses_a_replay(
     ctx = box.context("demo", box.registry.names, role="admin", key_id="proposer")
     result = asyncio.run(box.registry.invoke("interface_shutdown", {"device": "r2", "interface": "r2-h2"}, ctx))
     assert "Nothing has run yet" in result.output and "`shutdown`" in result.output
-    assert transport.sent == []  # proposing touched no device
+    assert "before: interface r2-h2, admin up, oper up, mtu 1500" in result.output
+    assert not [lines for _, lines in transport.sent if "configure terminal" in lines]  # proposing changed nothing
+    assert {lines[0].split()[0] for _, lines in transport.sent} == {"show"}  # only the before-state was read
     (action,) = box.approvals.list("demo", "pending")
     assert action.rollback == "interface_no_shutdown device=r2 interface=r2-h2"
     assert (

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from gateway.cli import cli
-from tools.lab import Lab
+from tools.lab import FAULT_TABLE, Lab
 
 
 def env_for(lab: Lab) -> dict[str, str]:
@@ -35,7 +35,27 @@ def test_status_fault_and_heal_through_the_cli(lab: Lab) -> None:
     healed = runner.invoke(cli, ["lab", "heal"], env=env_for(lab))
     assert healed.output.strip() == "healed: bgp-shutdown"
     lab.wait_converged()
-    assert runner.invoke(cli, ["lab", "fault", "no-such-fault"], env=env_for(lab)).exit_code == 2
+    unknown = runner.invoke(cli, ["lab", "fault", "no-such-fault"], env=env_for(lab))
+    assert unknown.exit_code == 2 and "is not a lab fault; choose one of link-down" in unknown.output
+
+
+def test_status_reconciles_a_fault_fixed_on_the_router(lab: Lab) -> None:
+    runner = CliRunner()
+    injected = runner.invoke(cli, ["lab", "fault", "bgp-shutdown"], env=env_for(lab))
+    assert "look for: bgp_summary r1: `10.0.13.2 (r3) AS 65003 Idle (Admin)`" in injected.output
+    lab.vtysh("r1", "configure terminal", "router bgp 65001", "no neighbor 10.0.13.2 shutdown")  # an operator's fix
+    assert json.loads(runner.invoke(cli, ["lab", "status"], env=env_for(lab)).output)["faults"] == []
+    assert runner.invoke(cli, ["lab", "heal"], env=env_for(lab)).output.strip() == "healed: nothing"
+    lab.wait_converged()
+
+
+def test_every_fault_is_listed_with_what_it_does_and_shows() -> None:
+    runner = CliRunner()
+    help_text = runner.invoke(cli, ["lab", "fault", "--help"]).output
+    listing = runner.invoke(cli, ["lab", "faults"]).output
+    for fault in FAULT_TABLE.values():
+        assert fault.name in help_text and f"{fault.name}\n  does:  {fault.does}\n  shows: {fault.shows}" in listing
+    assert len(FAULT_TABLE) >= 10 and "mtu-mismatch" in help_text and "ExStart" in listing
 
 
 def test_without_root_the_lab_commands_say_so() -> None:

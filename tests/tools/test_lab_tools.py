@@ -43,6 +43,7 @@ def test_ospf_route_and_interface_tools(box: Toolbox) -> None:
     assert "selected via bgp" in call(box, "route_lookup", device="r1", destination="10.3.0.53")
     iface = call(box, "interface_status", device="r1", interface="r1-r3")
     assert "admin up oper up" in iface and "counters: rx" in iface
+    assert "ospf: area 0.0.0.0 cost 10 hello 1 s dead 4 s mtu 1500" in iface
     assert "r1 r1-h1: admin up oper up" in call(box, "interface_status", device="r1")
     neighbor = call(box, "bgp_neighbor", device="r3", peer="10.0.23.1")
     assert "(r2) AS 65002: state Established" in neighbor
@@ -59,6 +60,8 @@ def test_the_same_router_over_ssh_with_scrapli(box: Toolbox) -> None:
     assert "selected via bgp (distance 20): 10.0.12.1 on r2-r1" in route
     config = call(box, "show_running_config", device="r2-ssh")
     assert "router bgp 65002" in config and LAB_VTY_PASSWORD not in config
+    iface = call(box, "interface_status", device="r2-ssh", interface="r2-r3")
+    assert "r2-ssh r2-r3: admin up oper up mtu 1500" in iface and "ospf: area 0.0.0.0 cost 10 hello 1 s" in iface
 
 
 def test_running_config_comes_back_redacted(box: Toolbox) -> None:
@@ -72,6 +75,8 @@ def test_ping_traceroute_and_lab_dns(box: Toolbox) -> None:
     trace = call(box, "traceroute", device="h1", target="10.3.0.53")
     assert "10.1.0.1" in trace and "10.3.0.53" in trace
     assert call(box, "dns_query", device="h1", name="r3.lab.test", server="10.3.0.53").endswith("10.255.0.3")
+    unknown = call(box, "dns_query", device="h1", name="nope.lab.test", server="10.3.0.53")
+    assert unknown.startswith("nope.lab.test A @10.3.0.53: no answer (the server replied ")
 
 
 def test_link_down_shows_reroute_and_neighbors_down(box: Toolbox, faults: Faults, lab: Lab) -> None:
@@ -90,7 +95,11 @@ def test_link_down_shows_reroute_and_neighbors_down(box: Toolbox, faults: Faults
 
 def test_dns_stop_fault_and_heal(box: Toolbox, faults: Faults, lab: Lab) -> None:
     faults.inject("dns-stop")
-    assert "10.3.0.53: no answer" in call(box, "dns_query", device="h1", name="r1.lab.test", server="10.3.0.53")
+    stopped = call(box, "dns_query", device="h1", name="r1.lab.test", server="10.3.0.53")
+    assert stopped == (
+        "r1.lab.test A @10.3.0.53: no answer, the server could not be reached: communications error to"
+        " 10.3.0.53#53: connection refused; no servers could be reached"
+    )
     assert faults.heal() == ["dns-stop"]
     assert call(box, "dns_query", device="h1", name="r1.lab.test", server="10.3.0.53").endswith("10.255.0.1")
 

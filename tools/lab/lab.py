@@ -17,6 +17,7 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,7 +28,7 @@ from tools.lab.topology import DNS_ADDRESS, DNS_RECORDS, LINKS, ROUTERS, STUBS, 
 
 __all__ = ["DAEMONS", "Lab", "LabStatus", "RouterStatus"]
 
-DAEMONS = ("zebra", "ospfd", "bgpd")
+DAEMONS = ("zebra", "ospfd", "bgpd", "staticd")
 FRR_BIN = Path("/usr/lib/frr")
 
 
@@ -122,7 +123,9 @@ class Lab:
             self._ip(stub.node, "route", "add", "default", "via", stub.router_addr.split("/")[0])
         for router in ROUTERS:
             self._ip(router.name, "addr", "add", f"{router.loopback}/32", "dev", "lo")
-            run(["ip", "netns", "exec", self.ns(router.name), "sysctl", "-qw", "net.ipv4.ip_forward=1"])
+            # forward; answer every traceroute probe (the default ICMP rate limit starves back-to-back traceroutes)
+            sysctls = ["net.ipv4.ip_forward=1", "net.ipv4.icmp_ratelimit=0"]
+            run(["ip", "netns", "exec", self.ns(router.name), "sysctl", "-qw", *sysctls])
 
     def _veth(self, a: str, a_if: str, a_addr: str, b: str, b_if: str, b_addr: str) -> None:
         run(["ip", "link", "add", a_if, "netns", self.ns(a), "type", "veth", "peer", "name", b_if, "netns", self.ns(b)])
@@ -149,18 +152,30 @@ class Lab:
     def dns_pid_file(self) -> Path:
         return self.root / "dns" / "dnsmasq.pid"
 
-    def start_dns(self) -> None:
-        """Start dnsmasq in the `dns` namespace, answering for `lab.test` (no upstream, no host files)."""
+    def start_dns(self, overrides: Mapping[str, str] | None = None) -> None:
+        """Start dnsmasq in the `dns` namespace, answering for `lab.test` (no upstream, no host files);
+        `overrides` replace some records (a fault: a server answering a wrong address)."""
         base = self.root / "dns"
         base.mkdir(parents=True, exist_ok=True)
+        records = {**DNS_RECORDS, **(overrides or {})}
         argv = ["dnsmasq", "--conf-file=/dev/null", "--no-resolv", "--no-hosts", "--bind-interfaces"]
         argv += [f"--listen-address={DNS_ADDRESS}", f"--pid-file={self.dns_pid_file}", "--user=root"]
         argv += [f"--log-facility={base / 'dnsmasq.log'}"]
-        argv += [f"--host-record={name},{addr}" for name, addr in sorted(DNS_RECORDS.items())]
+        argv += [f"--host-record={name},{addr}" for name, addr in sorted(records.items())]
         run(["ip", "netns", "exec", self.ns("dns"), *argv])
 
     def stop_dns(self) -> None:
         stop_pids([self.dns_pid_file])
+
+    def dns_args(self) -> list[str]:
+        """The running dnsmasq's command line (empty when it is not running)."""
+        pid = pid_of(self.dns_pid_file)
+        if not alive(pid):
+            return []
+        try:
+            return Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+        except OSError:
+            return []
 
     def vtysh(self, router: str, *commands: str) -> str:
         """Lab administration (faults, status): vtysh with the given lines. Tools never call this."""
@@ -197,7 +212,7 @@ class Lab:
 
     def wait_converged(self, timeout_s: float = 60.0) -> float:
         """Wait until every router has all its BGP sessions and OSPF neighbors up and reaches every other router's
-        LAN over the direct link (the healthy baseline); returns seconds waited."""
+        LAN and loopback over the direct link (the healthy baseline); returns seconds waited."""
         started = time.monotonic()
         while time.monotonic() - started < timeout_s:
             if all(self._converged(r.name) for r in ROUTERS):
@@ -211,12 +226,11 @@ class Lab:
             return False
         routes = json.loads(self.vtysh(router, "show ip route json") or "{}")
         for other in ROUTERS:
-            if other.name == router:
-                continue
-            selected = [r for r in routes.get(other.lan, []) if r.get("selected")]
-            hops = {h.get("interfaceName") for r in selected for h in r.get("nexthops", [])}
-            if hops != {f"{router}-{other.name}"}:
-                return False
+            for prefix in (other.lan, f"{other.loopback}/32"):
+                selected = [r for r in routes.get(prefix, []) if r.get("selected")]
+                hops = {h.get("interfaceName") for r in selected for h in r.get("nexthops", [])}
+                if other.name != router and hops != {f"{router}-{other.name}"}:
+                    return False
         return True
 
 

@@ -1,9 +1,12 @@
 """The lab's topology as data: three FRR routers in a triangle, a host behind r1, a DNS server behind r3.
 
-    h1 --- r1 ------- r2        every router: zebra + ospfd (area 0) + bgpd (eBGP, one AS each)
-            \\       /          r1 AS 65001, r2 AS 65002, r3 AS 65003; eBGP on the link addresses,
-             \\     /           so a link failure takes its BGP session down and traffic reroutes.
-               r3 --- dns       dnsmasq answers for lab.test at 10.3.0.53
+    h1 --- r1 ------- r2 --- h2    every router: zebra + ospfd (area 0) + bgpd (eBGP, one AS each) + staticd
+            \\       /             r1 AS 65001, r2 AS 65002, r3 AS 65003; eBGP on the link addresses,
+             \\     /              so a link failure takes its BGP session down and traffic reroutes.
+               r3 --- dns          dnsmasq answers for lab.test at 10.3.0.53
+
+LANs are in both OSPF and BGP (eBGP, distance 20, wins); loopbacks and link subnets only in OSPF, so an
+OSPF cost change moves the path to a loopback (`route_lookup r1 10.255.0.3`, `traceroute h1 10.255.0.3`).
 
 Addresses are private and live only inside the lab's own network namespaces.
 Left out: IPv6, route reflectors, BFD.
@@ -116,8 +119,8 @@ def render_config(router: Router) -> str:
         " timers bgp 3 9",
     ]
     for _ifname, peer_ip, peer in peers:
-        lines.append(f" neighbor {peer_ip} remote-as {asn[peer]}")
-    lines += [" address-family ipv4 unicast", f"  network {router.lan}", f"  network {router.loopback}/32"]
+        lines += [f" neighbor {peer_ip} remote-as {asn[peer]}", f" neighbor {peer_ip} timers connect 5"]
+    lines += [" address-family ipv4 unicast", f"  network {router.lan}"]
     lines += [" exit-address-family", "!", ""]
     return "\n".join(lines)
 

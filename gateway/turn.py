@@ -1,0 +1,243 @@
+"""One owner per request: the `Turn` holds who is asking, their guardrail policy, the redaction vault, the
+trail of verdicts and the budget ticket, and guarantees **exactly one final audit event** and **exactly one
+budget settlement** for every request that reached the gateway, whatever path it leaves by.
+
+    async with Turn(svc, request_id, "POST", audited=True) as turn:    # the edge opens it
+        turn.bind(principal)                                            # deps.principal
+        await turn.reserve(route, request)                              # limits + budget, atomic
+        stream = await turn.open(route, request, buffered=False)        # the model is called from here on
+        ...
+        await turn.settle(deployment, prompt_tokens=.., completion_tokens=..)
+        await turn.complete(ChatCompleted(...))                         # written now, before the last chunk
+    # otherwise the edge closes the turn just before the response's last byte (or after the app returns),
+    # writing the final event in this order of precedence:
+    #   no valid key               -> security.auth_failed   (no key material)
+    #   complete(event) was called -> that event             (chat.completed, or request.completed)
+    #   model called, not complete -> request.aborted        (client gone or backend dead, chars sent so far)
+    #   a problem response         -> request.rejected       (its stable code)
+    # and an unsettled ticket is released (no model call) or forfeited (model called: usage unknown).
+
+The final event is durable before the response ends, and is written with the cancel scope shielded, so a
+client that disconnects cannot skip it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+import anyio
+
+from gateway.events import (
+    ANONYMOUS,
+    AuditEvent,
+    AuthFailed,
+    RequestAborted,
+    RequestCompleted,
+    RequestRejected,
+)
+from gateway.ratelimit import Ticket
+from gateway.services import Services
+from gateway.tenants import Principal
+from guardrails import Action, TenantGuards, Vault, Verdict
+from routing import ModelRequest, Route, RoutedStream
+from routing.table import Deployment
+from tools import ToolContext
+
+__all__ = ["AUTH_CODES", "Outcome", "Trail", "Turn"]
+
+AUTH_CODES = frozenset({"missing_key", "unknown_key", "revoked_key", "bad_scrape_token"})
+
+
+@dataclass
+class Trail:
+    """Everything the guardrails decided during one request, and warnings for the caller."""
+
+    verdicts: list[Verdict] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def extend(self, verdicts: tuple[Verdict, ...] | list[Verdict]) -> None:
+        for verdict in verdicts:
+            self.verdicts.append(verdict)
+            if verdict.action is not Action.ALLOW:
+                self.warnings.append(f"{verdict.scanner}: {verdict.reason}")
+
+    def confirmations(self) -> list[str]:
+        """Dangerous commands the answer contains: a client must get explicit confirmation before running them."""
+        flagged = (v for v in self.verdicts if v.action is Action.FLAG and v.scanner == "dangerous_commands")
+        return sorted({span.label for v in flagged for span in v.evidence})
+
+    def summaries(self) -> list[dict[str, object]]:
+        return [v.summary() for v in self.verdicts if v.action is not Action.ALLOW]
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How a request ended: its HTTP status, stable code (empty on success) and the final audit event's kind."""
+
+    status: int
+    code: str
+    event: str
+
+
+class Turn:
+    """The single owner of one request's state and of its exit (see the module docstring)."""
+
+    def __init__(self, svc: Services, request_id: str, method: str, *, audited: bool, client: str = "") -> None:
+        self.svc = svc
+        self.request_id = request_id
+        self.method = method
+        self.audited = audited
+        self.client = client
+        self.route = ""  # the route template, set by the edge once the router matched
+        self.model = ""  # the chat route (model name) asked for
+        self.principal: Principal | None = None
+        self.vault = Vault()
+        self.trail = Trail()
+        self.details: dict[str, object] = {}
+        self.completion_chars = 0
+        self.outcome: Outcome | None = None
+        self._stream: RoutedStream | None = None
+        self._ticket: Ticket | None = None
+        self._final: AuditEvent | None = None
+        self._problem: tuple[int, str, str] | None = None
+
+    async def __aenter__(self) -> Turn:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close(500 if exc_info[0] is not None else 200)
+
+    # -- who and what -------------------------------------------------------------------------------------------
+
+    def bind(self, who: Principal) -> None:
+        self.principal = who
+
+    @property
+    def who(self) -> Principal:
+        if self.principal is None:
+            raise RuntimeError("the turn has no principal yet (deps.principal binds it)")
+        return self.principal
+
+    @property
+    def tenant(self) -> str:
+        return self.principal.tenant if self.principal else ANONYMOUS
+
+    @property
+    def key_id(self) -> str:
+        return self.principal.key_id if self.principal else ""
+
+    @property
+    def guards(self) -> TenantGuards:
+        return self.svc.guards.for_tenant(self.who.tenant)
+
+    def tool_context(self) -> ToolContext:
+        who = self.who
+        return self.svc.toolbox.context(
+            who.tenant, who.tools, role=who.role, key_id=who.key_id, request_id=self.request_id
+        )
+
+    # -- budget and model ---------------------------------------------------------------------------------------
+
+    async def reserve(self, route: Route, request: ModelRequest) -> None:
+        """Check limits and reserve the budget, atomically (429 / 402 on refusal)."""
+        self._ticket = await self.svc.metering.reserve(self.who, route, request, self.svc.router.table)
+
+    async def open(self, route: Route, request: ModelRequest, *, buffered: bool) -> RoutedStream:
+        """Call the model; from here on an unfinished request is `aborted`, not `rejected`."""
+        self._stream = await self.svc.router.open(route, request, buffered=buffered)
+        return self._stream
+
+    async def settle(self, deployment: Deployment, *, prompt_tokens: int, completion_tokens: int) -> float:
+        """Book the actual usage (once); returns the cost in USD."""
+        ticket, self._ticket = self._ticket, None
+        return await self.svc.metering.settle(
+            ticket, deployment, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens
+        )
+
+    # -- outcome ------------------------------------------------------------------------------------------------
+
+    async def complete(self, event: AuditEvent) -> None:
+        """The request succeeded: write `event` as its final audit record now, before the answer ends."""
+        self._final = event
+        await self.close(200)
+
+    def reject(self, status: int, code: str, detail: str) -> None:
+        """A problem response is being sent (called by the one error table)."""
+        self._problem = (status, code, detail)
+
+    async def close(self, status: int) -> None:
+        """Write the one final event and settle the budget once; idempotent."""
+        if self.outcome is not None:
+            return
+        if self._problem is not None:
+            status = self._problem[0]
+        with anyio.CancelScope(shield=True):
+            await self._settle_leftover()
+            event = self._final_event(status)
+            self.outcome = Outcome(status, self._problem[1] if self._problem else "", event.kind if event else "")
+            if self._problem is not None:
+                self.svc.metrics.rejections.labels(self._problem[1]).inc()
+            if event is not None:
+                await asyncio.to_thread(self.svc.audit.append, event)
+
+    async def _settle_leftover(self) -> None:
+        ticket, self._ticket = self._ticket, None
+        if ticket is None:
+            return
+        if self._stream is not None:  # the model was called: usage unknown, keep the whole reservation
+            await self.svc.metering.forfeit(ticket)
+        else:
+            await self.svc.metering.release(ticket)
+
+    def _final_event(self, status: int) -> AuditEvent | None:
+        code, detail = (self._problem[1], self._problem[2]) if self._problem else ("", "")
+        if code in AUTH_CODES and self.principal is None:
+            return AuthFailed(
+                tenant=ANONYMOUS,
+                request_id=self.request_id,
+                method=self.method,
+                route=self.route,
+                code=code,
+                client=self.client,
+            )
+        if not self.audited:
+            return None
+        if self._final is not None:
+            return self._final
+        if self._stream is not None:
+            return self._aborted(code or "client_gone")
+        if self._problem is not None or status >= 400:
+            return RequestRejected(
+                tenant=self.tenant,
+                request_id=self.request_id,
+                key_id=self.key_id,
+                route=self.model or self.route,
+                code=code or f"http_{status}",
+                detail=detail[:300],
+                status=status,
+                method=self.method,
+                verdicts=self.trail.summaries(),
+            )
+        return RequestCompleted(
+            tenant=self.tenant,
+            request_id=self.request_id,
+            key_id=self.key_id,
+            method=self.method,
+            route=self.route,
+            status=status,
+            detail=self.details,
+        )
+
+    def _aborted(self, code: str) -> RequestAborted:
+        assert self._stream is not None
+        return RequestAborted(
+            tenant=self.tenant,
+            request_id=self.request_id,
+            key_id=self.key_id,
+            route=self.model,
+            code=code,
+            deployment=self._stream.deployment.name,
+            completion_chars=self.completion_chars,
+            verdicts=self.trail.summaries(),
+        )
