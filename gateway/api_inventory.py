@@ -28,7 +28,7 @@ from gateway.openapi import responses
 from tools.inventory import Device
 from tools.lab.proc import alive
 
-__all__ = ["DeviceStatus", "Inventory", "liveness", "router"]
+__all__ = ["DeviceStatus", "InventoryView", "liveness", "router"]
 
 NETNS_DIR = Path("/run/netns")  # where `ip netns add` binds named namespaces
 
@@ -44,18 +44,18 @@ class DeviceStatus(BaseModel):
     live: bool | None
 
 
-class Inventory(BaseModel):
+class InventoryView(BaseModel):
     """`{"object": "list", "data": [DeviceStatus, ...]}`."""
 
     object: str = "list"
     data: list[DeviceStatus]
 
 
-@router.get("/inventory", responses=responses(Inventory))
-async def inventory(request: Request, who: Caller) -> Inventory:
+@router.get("/inventory", responses=responses(InventoryView))
+async def inventory(request: Request, who: Caller) -> InventoryView:
     """The caller's tenant devices, each with a liveness flag (`null` when unknown)."""
     devices = services(request).toolbox.inventory.for_tenant(who.tenant).devices
-    return Inventory(data=await asyncio.to_thread(lambda: [_status(d) for d in devices]))
+    return InventoryView(data=await asyncio.to_thread(lambda: [_status(d) for d in devices]))
 
 
 def _status(device: Device) -> DeviceStatus:

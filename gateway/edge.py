@@ -146,8 +146,8 @@ def _declared_length(scope: Scope) -> str:
 def _template(scope: Scope) -> str:
     """The matched route's path template (`/v1/tools/{name}/invoke`), so metrics don't grow per id."""
     route = scope.get("route")
-    path = getattr(route, "path", None)
-    return str(path) if isinstance(path, str) else ""
+    path: object = getattr(route, "path", None)
+    return path if isinstance(path, str) else ""
 
 
 def _replay(body: bytes, upstream: Receive) -> Receive:

@@ -13,6 +13,7 @@ export class ActionsPanel {
   constructor(chatKey) {
     this.chatKey = chatKey;
     this.timer = null;
+    this.renderedFor = "";
     const input = $("approver-key");
     input.value = sessionStorage.getItem(APPROVER_SLOT) || "";
     input.addEventListener("change", () => {
@@ -49,10 +50,13 @@ export class ActionsPanel {
     const shown = new Map([...$("actions").children].map((li) => [li.dataset.id, li]));
     const decided = [...shown.values()].filter((li) => li.dataset.decided && !ids.has(li.dataset.id));
     // a row still current is kept as it is (with any refusal shown on it, and the focus in it)
-    const rows = actions.map((a) => (shown.get(a.id)?.dataset.version === version(a) ? shown.get(a.id) : this.item(a)));
+    const sameKey = this.renderedFor === key;
+    this.renderedFor = key;
+    const current = (a) => sameKey && shown.get(a.id)?.dataset.version === version(a);
+    const rows = actions.map((a) => (current(a) ? shown.get(a.id) : this.item(a)));
     const next = [...decided, ...rows];
-    const current = [...$("actions").children];
-    if (next.length !== current.length || next.some((li, i) => li !== current[i])) $("actions").replaceChildren(...next);
+    const now = [...$("actions").children];
+    if (next.length !== now.length || next.some((li, i) => li !== now[i])) $("actions").replaceChildren(...next);
   }
 
   item(action) {
@@ -61,7 +65,9 @@ export class ActionsPanel {
     li.append(el("h3", { text: title }));
     const approvals = `${(action.approvals || []).length}/${action.required_approvals} approvals`;
     const when = action.expires_at ? `expires ${relative(action.expires_at)}` : "";
-    li.append(el("p", { className: "small", text: `requested by key ${action.requested_by} · ${approvals} · ${when}` }));
+    const mine = action.requested_by === this.key().split("-")[1] ? " (this key: another approver must decide)" : "";
+    const requested = `requested by key ${action.requested_by}${mine} · ${approvals} · ${when}`;
+    li.append(el("p", { className: "small", text: requested }));
     block(li, "Will run", (action.commands || []).join("\n") || action.preview);
     block(li, "Before", before(action.before));
     block(li, "Rollback", action.rollback);
@@ -82,7 +88,7 @@ export class ActionsPanel {
     const response = await api(this.key(), path, { method: "POST" });
     if (!response.ok) {
       outcome.className = "outcome problem";
-      outcome.textContent = await problemText(response);
+      outcome.textContent = `${response.status} ${await problemText(response)}`;
       buttons.forEach((b) => (b.disabled = false));
       return;
     }

@@ -110,7 +110,7 @@ async function ask(event) {
 // No secret stays in localStorage: a question whose secrets the gateway redacted (or whose answer never
 // reported) is kept as the tenant's own input guardrails redact it.
 async function keepSafe(message, item, netops) {
-  if (netops && !netops.redactions) return;
+  if (netops && netops.redactions === 0) return;
   const response = await api(state.key, "/v1/guardrails/scan", {
     method: "POST",
     json: { stage: "input", text: message.content },
@@ -135,7 +135,8 @@ async function answer(conversation, view) {
     const request = { key: state.key, model: $("model").value, messages: history(conversation) };
     result = await streamChat({ ...request, signal: controller.signal, view });
   } catch (err) {
-    result = err.name === "AbortError" ? { stopped: true } : { error: `network error: ${err.message}` };
+    const broken = { netops: { error: { code: "stream_broken", detail: `the stream broke off (${err.message})` } } };
+    result = err.name === "AbortError" ? { stopped: true } : broken;
   } finally {
     state.controller = null;
     busy(false);

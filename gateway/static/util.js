@@ -25,15 +25,22 @@ export async function problemText(response) {
   return `HTTP ${response.status}`;
 }
 
-// fetch() with the caller's key; `json` is sent as the body.
-export function api(key, path, { method = "GET", json, signal } = {}) {
+// fetch() with the caller's key; `json` is sent as the body. A gateway that cannot be reached answers
+// like a problem (`network_error`), so every caller has one error path; only a stop (AbortError) throws.
+export async function api(key, path, { method = "GET", json, signal } = {}) {
   const headers = { authorization: `Bearer ${key}` };
   const init = { method, headers, signal };
   if (json !== undefined) {
     headers["content-type"] = "application/json";
     init.body = JSON.stringify(json);
   }
-  return fetch(path, init);
+  try {
+    return await fetch(path, init);
+  } catch (err) {
+    if (err.name === "AbortError") throw err;
+    const problem = { code: "network_error", detail: "the gateway could not be reached" };
+    return new Response(JSON.stringify(problem), { status: 503, headers: { "content-type": "application/problem+json" } });
+  }
 }
 
 // A short, stable name for a key, under which its conversations are kept: never the key itself.

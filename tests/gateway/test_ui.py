@@ -220,6 +220,12 @@ def test_stop_cancels_the_stream(scripted_page: Page, scripted: TenantGateway) -
     shot(page, "stopped")
     assert wait_for(lambda: aborted(scripted)), "the gateway did not record the stream as aborted"
 
+    ask(page, "Explain the BGP timers in detail")  # Escape in the message box stops too
+    second = page.locator("#log li.assistant").last
+    expect(second.locator(".text")).to_contain_text("step 1", timeout=ANSWER_TIMEOUT)
+    page.press("#prompt", "Escape")
+    expect(second).to_have_class("assistant stopped")
+
 
 def aborted(gw: TenantGateway) -> bool:
     return any(r["kind"] == "request.aborted" for r in gw.svc.audit.records(tenant="t", limit=20))
@@ -327,8 +333,9 @@ def test_pending_actions_need_another_approvers_key(page: Page, gateway: Gateway
     expect(row).to_contain_text("interface_shutdown on r1")
     expect(row).to_contain_text("interface ui-test0")  # the exact lines that will run
     expect(row).to_contain_text("admin: up")  # the state before
+    expect(row).to_contain_text("(this key: another approver must decide)")
     row.get_by_role("button", name="Approve interface_shutdown on r1").click()
-    expect(row.locator(".outcome")).to_contain_text("approval_refused")  # the proposer's own key: refused
+    expect(row.locator(".outcome")).to_contain_text("403 approval_refused")  # the proposer's own key: refused
     shot(page, "actions-refused")
 
     page.fill("#approver-key", approver.plaintext)
@@ -336,7 +343,8 @@ def test_pending_actions_need_another_approvers_key(page: Page, gateway: Gateway
     row.get_by_role("button", name="Approve interface_shutdown on r1").click()
     expect(row.locator(".outcome")).to_contain_text("1/1 approvals")
     assert svc.toolbox.approvals.get("demo", action.id).approvals == (approver.key_id,)
-    assert page.evaluate("localStorage.getItem('netops-approver-key')") is None
+    assert page.evaluate("sessionStorage.getItem('netops-approver-key')") == approver.plaintext
+    assert approver.plaintext not in page.evaluate("JSON.stringify(Object.assign({}, localStorage))")
     shot(page, "actions-approved")
 
 

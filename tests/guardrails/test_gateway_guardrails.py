@@ -7,6 +7,7 @@ interface that streams fixed chunks (or echoes the prompt) and records what it w
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 from collections.abc import AsyncIterator, Iterator, Mapping
@@ -108,6 +109,29 @@ def _make_exploding(options: Mapping[str, object]) -> Scanner:
     return Exploding()
 
 
+ON_LOOP: list[bool] = []
+
+
+class LoopProbe:
+    """An output scanner that notes whether it was called on the event loop's thread."""
+
+    name = "loop_probe_test_scanner"
+    stages = frozenset({Stage.OUTPUT})
+
+    def scan(self, text: str, ctx: ScanContext) -> Verdict:
+        try:
+            asyncio.get_running_loop()
+            ON_LOOP.append(True)
+        except RuntimeError:
+            ON_LOOP.append(False)
+        return Verdict.allow(self.name, text)
+
+
+@register("loop_probe_test_scanner")
+def _make_probe(options: Mapping[str, object]) -> Scanner:
+    return LoopProbe()
+
+
 @dataclass
 class Scripted:
     url: str
@@ -130,6 +154,7 @@ def scripted(model: ModelEndpoint, tmp_path_factory: pytest.TempPathFactory) -> 
     broken = "input: [{scanner: secrets}, {scanner: exploding_test_scanner}]\n"
     (policies / "brittle.yaml").write_text(broken)
     (policies / "lenient.yaml").write_text("fail_open: [exploding_test_scanner]\n" + broken)
+    (policies / "probed.yaml").write_text("output: [{scanner: secrets}, {scanner: loop_probe_test_scanner}]\n")
     settings = gateway_settings(root / "data", model.url)
     settings = settings.model_copy(
         update={
@@ -140,7 +165,7 @@ def scripted(model: ModelEndpoint, tmp_path_factory: pytest.TempPathFactory) -> 
     backend = ScriptedBackend()
     svc = Services.build(settings, backend=backend)
     keys = {"demo": ensure_demo_key(svc)}
-    for tenant in ("brittle", "lenient"):
+    for tenant in ("brittle", "lenient", "probed"):
         svc.tenants.create(tenant, models=["*"], tools=[], rpm=1000)
         keys[tenant] = svc.tenants.create_key(tenant).plaintext
     build_index(svc, lambda _: None)
@@ -185,6 +210,14 @@ def test_a_scanner_that_raises_blocks_with_503_unless_fail_open(scripted: Script
     assert {"scanner": "exploding_test_scanner", "action": "failed_open"}.items() <= record["payload"]["verdicts"][
         0
     ].items()
+
+
+def test_the_output_guard_runs_off_the_event_loop(scripted: Scripted) -> None:
+    scripted.backend.script = ["first line\n", "second ", "line\n", "tail"]
+    for stream in (False, True):
+        ON_LOOP.clear()
+        assert chat(scripted.url, scripted.keys["probed"], "what are the bgp timers?", stream=stream).is_success
+        assert ON_LOOP and not any(ON_LOOP), ON_LOOP
 
 
 def test_secret_split_across_stream_chunks_is_redacted(scripted: Scripted) -> None:
