@@ -24,7 +24,7 @@ from sqlalchemy import text
 from gateway.deps import Caller, bearer_key, principal, read_body, services, turn_of
 from gateway.errors import Forbidden
 from gateway.openapi import body, responses
-from gateway.pipeline import AnswerDelta, AnswerDone, chat
+from gateway.pipeline import AnswerDelta, AnswerDone, Progress, chat
 from gateway.problems import problem_for
 from gateway.schemas import (
     ChatCompletion,
@@ -44,6 +44,7 @@ from guardrails import GuardrailError, ScanContext, Stage
 __all__ = ["router"]
 
 router = APIRouter()
+Event = Progress | AnswerDelta | AnswerDone
 
 
 @router.post(
@@ -62,9 +63,10 @@ async def chat_completions(request: Request, who: Caller) -> Response:
             _sse(first, events, req.model, turn), media_type="text/event-stream", headers={"cache-control": "no-cache"}
         )
     parts: list[str] = []
-    item: AnswerDelta | AnswerDone = first
-    while isinstance(item, AnswerDelta):
-        parts.append(item.text)
+    item: Progress | AnswerDelta | AnswerDone = first
+    while not isinstance(item, AnswerDone):
+        if isinstance(item, AnswerDelta):
+            parts.append(item.text)
         item = await anext(events)
     return JSONResponse(
         {
@@ -82,15 +84,17 @@ async def chat_completions(request: Request, who: Caller) -> Response:
     )
 
 
-async def _sse(
-    first: AnswerDelta | AnswerDone, events: AsyncGenerator[AnswerDelta | AnswerDone, None], model: str, turn: Turn
-) -> AsyncIterator[str]:
+async def _sse(first: Event, events: AsyncGenerator[Event, None], model: str, turn: Turn) -> AsyncIterator[str]:
+    """OpenAI chunks; a check's progress is a chunk with no choices and a `netops` event (SDKs skip it)."""
     base = _envelope(turn.request_id, model, "chat.completion.chunk")
     yield _chunk(base, {"role": "assistant", "content": ""}, None)
-    item: AnswerDelta | AnswerDone | None = first
+    item: Event = first
     try:
-        while isinstance(item, AnswerDelta):
-            yield _chunk(base, {"content": item.text}, None)
+        while not isinstance(item, AnswerDone):
+            if isinstance(item, Progress):
+                yield f"data: {json.dumps({**base, 'choices': [], 'netops': item.netops})}\n\n"
+            else:
+                yield _chunk(base, {"content": item.text}, None)
             item = await anext(events)
     except Exception as exc:  # noqa: BLE001 - mid-stream: end cleanly with the reason, never a broken stream
         reason = "content_filter" if isinstance(exc, GuardrailError) else "error"
@@ -102,7 +106,6 @@ async def _sse(
     finally:
         with anyio.CancelScope(shield=True):  # a client gone mid-stream: close the model stream now
             await events.aclose()
-    assert isinstance(item, AnswerDone)
     yield _chunk(base, {}, item.finish_reason, usage=_usage(item), netops=item.netops)
     yield "data: [DONE]\n\n"
 

@@ -60,6 +60,8 @@ class ChatCompleted(AuditEvent):
     verdicts: list[dict[str, object]] = field(default_factory=list)
     citations: list[dict[str, object]] = field(default_factory=list)
     tools: list[dict[str, object]] = field(default_factory=list)
+    checks: list[dict[str, object]] = field(default_factory=list)  # the gateway's own read-only checks
+    findings: int = 0
 
 
 @dataclass(frozen=True, kw_only=True)

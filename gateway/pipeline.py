@@ -1,10 +1,11 @@
 """The request path, one step a line:
 
-    input guardrails -> retrieval -> routing -> model -> tools -> output guardrails -> audit
+    input guardrails -> retrieval -> evidence (read-only checks) -> routing -> model -> tools
+    -> output guardrails -> answer checked against the evidence -> audit
 
-`chat` is an async generator of `AnswerDelta` events closed by one `AnswerDone`. It works over the request's
-`Turn`, which owns the principal, policy, vault, trail and budget ticket: errors simply propagate, and the
-Turn writes the one final audit event (completed, rejected or aborted) and settles the budget once.
+`chat` is an async generator of `Progress` and `AnswerDelta` events closed by one `AnswerDone`. It works over
+the request's `Turn`, which owns the principal, policy, vault, trail and budget ticket: errors simply propagate,
+and the Turn writes the one final audit event (completed, rejected or aborted) and settles the budget once.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 
 from gateway.errors import ModelNotAllowed
 from gateway.events import ChatCompleted
+from gateway.evidence import Evidence, Progress, gather, unsupported_claims, with_evidence
 from gateway.prompting import build_messages
 from gateway.schemas import ChatCompletionRequest
 from gateway.steps import (
@@ -23,7 +25,6 @@ from gateway.steps import (
     last_user_text,
     model_request,
     run_tools,
-    runbook_calls,
     stream_answer,
     with_tool_results,
 )
@@ -33,7 +34,7 @@ from retrieval import Hit
 from routing import ModelRequest, Route, RoutedStream, StreamEnd
 from tools import ToolContext, ToolResult
 
-__all__ = ["AnswerDelta", "AnswerDone", "chat"]
+__all__ = ["AnswerDelta", "AnswerDone", "Progress", "chat"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,20 +54,27 @@ class AnswerDone:
     netops: dict[str, object] = field(default_factory=dict)
 
 
-async def chat(req: ChatCompletionRequest, turn: Turn) -> AsyncGenerator[AnswerDelta | AnswerDone, None]:
+async def chat(req: ChatCompletionRequest, turn: Turn) -> AsyncGenerator[Progress | AnswerDelta | AnswerDone, None]:
     """Answer one chat request for the turn's authenticated principal."""
     route = turn.svc.router.table.route(req.model)
     turn.model = route.name
     if not turn.who.may_use(route.name):
         raise ModelNotAllowed(f"tenant {turn.tenant!r} may not use model {route.name!r}")
     history = await guard_messages(turn, req.messages)
+    question = last_user_text(history)
     excerpts = await chat_excerpts(turn, history) if route.assistant else []
     tools = turn.tool_context()
     request = model_request(req, route, build_messages(history, excerpts), turn.svc.tools, tools)
     await turn.reserve(route, request)  # limits + budget, atomic
-    planned = await run_tools(turn, runbook_calls(turn, req, excerpts, last_user_text(history), tools), tools)
-    request = with_tool_results(request, planned)
-    answer = _Answer(req, route, request, tools, await turn.open(route, request, buffered=not req.stream), planned)
+    evidence = Evidence()
+    if route.assistant and req.forced_tool is None:  # an explicit tool_choice wins over the gateway's plan
+        async for item in gather(turn, question, [text for _, text in excerpts], tools):
+            if isinstance(item, Progress):
+                yield item
+            else:
+                evidence = item
+    request = with_evidence(request, evidence)
+    answer = _Answer(req, route, request, tools, await turn.open(route, request, buffered=not req.stream), [])
     out = StreamGuard(turn.guards.output, ScanContext(turn.tenant, Stage.OUTPUT, turn.vault))
     async for text in _stream(turn, answer, out):
         yield AnswerDelta(text)
@@ -75,14 +83,19 @@ async def chat(req: ChatCompletionRequest, turn: Turn) -> AsyncGenerator[AnswerD
     tail = await out.aflush()
     if tail:
         turn.completion_chars += len(tail)
+        answer.text.append(tail)
         yield AnswerDelta(tail)
     turn.trail.extend(out.verdicts)
+    unsupported = unsupported_claims("".join(answer.text), question, evidence, _names(turn))
+    turn.trail.warnings += [f"unsupported by any check: {u.claim} ({u.reason})" for u in unsupported]
     end = answer.end
     cost = await turn.settle(
         answer.stream.deployment, prompt_tokens=end.prompt_tokens, completion_tokens=end.completion_tokens
     )
-    await turn.complete(_completed(turn, answer, cost, history, excerpts))
-    yield AnswerDone(end.finish_reason, end.prompt_tokens, end.completion_tokens, _report(turn, answer, cost, excerpts))
+    await turn.complete(_completed(turn, answer, cost, history, excerpts, evidence))
+    report = _report(turn, answer, cost, excerpts, evidence)
+    report["unsupported"] = [{"claim": u.claim, "reason": u.reason} for u in unsupported]
+    yield AnswerDone(end.finish_reason, end.prompt_tokens, end.completion_tokens, report)
 
 
 @dataclass
@@ -96,6 +109,7 @@ class _Answer:
     stream: RoutedStream
     tools: list[tuple[ToolResult, str]]
     end: StreamEnd = field(default_factory=lambda: StreamEnd("stop", 0, 0))
+    text: list[str] = field(default_factory=list)  # the guarded answer so far
 
 
 async def _stream(turn: Turn, answer: _Answer, out: StreamGuard) -> AsyncIterator[str]:
@@ -111,6 +125,7 @@ async def _stream(turn: Turn, answer: _Answer, out: StreamGuard) -> AsyncIterato
             )
         else:
             turn.completion_chars += len(item)
+            answer.text.append(item)
             yield item
 
 
@@ -127,9 +142,19 @@ async def _follow_up(turn: Turn, answer: _Answer, out: StreamGuard) -> AsyncIter
         yield text
 
 
-def _report(turn: Turn, answer: _Answer, cost: float, excerpts: list[tuple[Hit, str]]) -> dict[str, object]:
+def _names(turn: Turn) -> list[str]:
+    """The tenant's device and tool names: what anchors a claim in the answer to a check."""
+    devices = turn.svc.toolbox.inventory.for_tenant(turn.tenant).devices
+    return [d.name for d in devices] + turn.svc.tools.names
+
+
+def _report(
+    turn: Turn, answer: _Answer, cost: float, excerpts: list[tuple[Hit, str]], evidence: Evidence
+) -> dict[str, object]:
     """The `netops` field of the response."""
     return {
+        "findings": evidence.report(),
+        "checks": [{**r.summary(), "output": text} for r, text in evidence.ran],
         "route": answer.route.name,
         "deployment": answer.stream.deployment.name,
         "cost_usd": round(cost, 8),
@@ -143,7 +168,12 @@ def _report(turn: Turn, answer: _Answer, cost: float, excerpts: list[tuple[Hit, 
 
 
 def _completed(
-    turn: Turn, answer: _Answer, cost: float, history: list[tuple[str, str]], excerpts: list[tuple[Hit, str]]
+    turn: Turn,
+    answer: _Answer,
+    cost: float,
+    history: list[tuple[str, str]],
+    excerpts: list[tuple[Hit, str]],
+    evidence: Evidence,
 ) -> ChatCompleted:
     """The audit record of an answered request: digests, labels and counts, never text or secret values."""
     end = answer.end
@@ -164,6 +194,8 @@ def _completed(
         verdicts=turn.trail.summaries(),
         citations=[hit.citation() for hit, _ in excerpts],
         tools=[r.summary() for r, _ in answer.tools],
+        findings=len(evidence.findings),
+        checks=[r.summary() for r, _ in evidence.ran],
     )
 
 

@@ -12,7 +12,7 @@ from guardrails import CANARY
 from retrieval import Hit
 from tools import ToolResult
 
-__all__ = ["SYSTEM_PROMPT", "build_messages", "tool_message"]
+__all__ = ["SYSTEM_PROMPT", "build_messages", "evidence_message", "tool_message"]
 
 SYSTEM_PROMPT = (
     "You are NetOps Assistant, helping network operations engineers diagnose and fix incidents. "
@@ -43,6 +43,20 @@ def build_messages(
         else:
             messages.append({"role": role, "content": text})
     return messages
+
+
+def evidence_message(
+    findings: str, outputs: Sequence[tuple[ToolResult, str]], *, output_chars: int = 240
+) -> dict[str, Any]:
+    """The gateway's own checks, as untrusted data: the findings first, then each guarded output, shortened."""
+    shown = "\n".join(f"{r.tool} {r.arguments}:\n{text[:output_chars]}" for r, text in outputs)
+    return {
+        "role": "user",
+        "content": "Before you answer, the gateway ran read-only checks on the devices. Its findings:\n"
+        f"<data>\n{findings}\n</data>\nTheir outputs:\n<data>\n{shown}\n</data>\n"
+        "Answer from these findings: name the fault and where it is, quote states and numbers exactly as shown, "
+        "then say what to do next.",
+    }
 
 
 def tool_message(result: ToolResult, guarded_output: str) -> dict[str, Any]:

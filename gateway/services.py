@@ -20,7 +20,7 @@ from gateway.ratelimit import Metering
 from gateway.settings import Settings
 from gateway.tenants import Tenants
 from guardrails import Guards, default_guards, load_guards
-from retrieval import MiniLMEmbedder, Retriever, RunbookIndex, VectorStore, open_store
+from retrieval import Embedder, LazyEmbedder, MiniLMEmbedder, Retriever, RunbookIndex, VectorStore, open_store
 from routing import BreakerConfig, LiteLLMBackend, ModelBackend, Router, RouteTable
 from tools import Toolbox, ToolRegistry
 
@@ -89,8 +89,9 @@ def build_guards(settings: Settings) -> Guards:
     return load_guards(g.policies_dir, max_chars=g.max_input_chars, max_tokens=g.max_input_tokens)
 
 
-def open_index(settings: Settings) -> tuple[VectorStore, RunbookIndex]:
-    """Open the configured vector store and the runbook index over it (loads the embedder)."""
+def open_index(settings: Settings, *, lazy: bool = False) -> tuple[VectorStore, RunbookIndex]:
+    """Open the configured vector store and the runbook index over it; the embedder loads now (the server:
+    no work on the request path) or, with `lazy`, on first use (commands that may not embed at all)."""
     r = settings.retrieval
     store = open_store(
         engine=r.engine,
@@ -98,6 +99,6 @@ def open_index(settings: Settings) -> tuple[VectorStore, RunbookIndex]:
         path=settings.data_dir,
         api_key=r.qdrant_api_key.get_secret_value() if r.qdrant_api_key else None,
     )
-    embedder = MiniLMEmbedder.load(threads=r.embed_threads)
+    embedder: Embedder = LazyEmbedder(threads=r.embed_threads) if lazy else MiniLMEmbedder.load(threads=r.embed_threads)
     index = RunbookIndex(store, embedder, name=r.collection, mode=r.mode, max_chars=r.max_chunk_chars)
     return store, index

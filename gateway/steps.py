@@ -17,7 +17,6 @@ from guardrails import Action, ChainResult, ScanContext, Stage, StreamGuard, Ver
 from retrieval import Hit, RetrievalError
 from routing import ModelRequest, Route, RoutedStream, StreamEnd, TextDelta, ToolCall
 from tools import ToolContext, ToolError, ToolRegistry, ToolResult
-from tools.runbook import plan_runbook_calls
 
 __all__ = [
     "chat_excerpts",
@@ -27,7 +26,6 @@ __all__ = [
     "model_request",
     "retrieve",
     "run_tools",
-    "runbook_calls",
     "stream_answer",
     "with_tool_results",
 ]
@@ -122,22 +120,6 @@ async def run_tools(turn: Turn, calls: Sequence[ToolCall], ctx: ToolContext) -> 
         turn.trail.extend(guarded.verdicts)
         done.append((result, guarded.text))
     return done
-
-
-def runbook_calls(
-    turn: Turn, req: ChatCompletionRequest, excerpts: Sequence[tuple[Hit, str]], user: str, ctx: ToolContext
-) -> list[ToolCall]:
-    """Read-only tools named by retrieved runbook steps, on the device the user named (tenant opt-in).
-
-    None when the client forced a tool with `tool_choice`: an explicit choice wins over the runbook's plan.
-    """
-    svc = turn.svc
-    tenant = svc.toolbox.inventory.for_tenant(ctx.tenant)
-    if not tenant.runbook_tools or not excerpts or req.forced_tool is not None:
-        return []
-    devices = [d.name for d in tenant.devices]
-    plan = plan_runbook_calls((text for _, text in excerpts), user, devices, ctx.grants, svc.tools)
-    return [ToolCall(f"runbook-{i}", name, arguments) for i, (name, arguments) in enumerate(plan)]
 
 
 def with_tool_results(request: ModelRequest, results: Sequence[tuple[ToolResult, str]]) -> ModelRequest:

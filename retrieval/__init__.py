@@ -2,7 +2,7 @@
 
 from retrieval.backend import ENGINES, VectorStore, open_store
 from retrieval.documents import SENSITIVITY, Chunk, Corpus, Rejected, chunk_markdown, load_chunks, scan
-from retrieval.embedder import Embedder, MiniLMEmbedder
+from retrieval.embedder import Embedder, LazyEmbedder, MiniLMEmbedder
 from retrieval.errors import (
     IndexUnavailable,
     InvalidQuery,
@@ -29,6 +29,7 @@ __all__ = [
     "IndexStatus",
     "IndexUnavailable",
     "InvalidQuery",
+    "LazyEmbedder",
     "Manifest",
     "MiniLMEmbedder",
     "NothingToRollBack",

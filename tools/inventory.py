@@ -56,6 +56,18 @@ class ApprovalPolicy(BaseModel):
     expiry_s: float = Field(900.0, gt=0)
 
 
+class DiagnosisPolicy(BaseModel):
+    """Evidence-first diagnosis on assistant routes: read-only checks planned from the question, the runbook
+    and the inventory, run by the gateway before the model answers (see `tools.diagnosis`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = True
+    topology: Literal["inventory", "lab"] = "inventory"  # lab: addresses, links and sessions of `netops lab`
+    max_checks: int = Field(6, ge=1, le=20)
+    max_seconds: float = Field(12.0, gt=0, le=60)  # no new check starts after this
+
+
 class TenantInventory(BaseModel):
     """One tenant's devices, role grants and approval policy."""
 
@@ -65,7 +77,7 @@ class TenantInventory(BaseModel):
     devices: list[Device] = Field(default_factory=list)
     approvals: ApprovalPolicy = ApprovalPolicy()
     roles: dict[str, list[str]] = Field(default_factory=dict)  # role -> tool names ("*" = every tool)
-    runbook_tools: bool = False  # run read-only tools named by retrieved runbook steps (see tools.runbook)
+    diagnosis: DiagnosisPolicy = DiagnosisPolicy()
 
     def device(self, name: str) -> Device:
         for device in self.devices:

@@ -24,7 +24,7 @@ def eval_group() -> None:
 @click.option("--mode", "modes", multiple=True, type=click.Choice(["dense", "lexical", "hybrid"]), help="Repeat.")
 @click.option("--version", default=None, help="Index version (default: the live one).")
 @click.option("--name", default=None, help="Index name (default from settings).")
-@click.option("--out", type=click.Path(path_type=Path), default=Path("evals/results/retrieval.json"), show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), default=Path("var/eval/retrieval.json"), show_default=True)
 @click.pass_context
 def eval_retrieval(
     ctx: click.Context, cases: Path | None, modes: tuple[str, ...], version: str | None, name: str | None, out: Path
@@ -48,6 +48,31 @@ def eval_retrieval(
     click.echo(format_table(report))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({**report, "cases_file": str(path)}, indent=2))
+    click.echo(f"wrote {out}")
+
+
+@eval_group.command("incidents")
+@click.option("--cases", type=click.Path(path_type=Path), default=None, help="YAML cases (default: the lab set).")
+@click.option("--fault", "only", multiple=True, help="Only these faults (repeat).")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("var/eval/incidents.json"), show_default=True)
+@click.pass_context
+def eval_incidents(ctx: click.Context, cases: Path | None, only: tuple[str, ...], out: Path) -> None:
+    """The incident assistant on the live FRR lab (root): per fault, inject, paste the alert, score the findings,
+    checks, citations, audit and timings; the model's own diagnosis is scored separately."""
+    import os  # noqa: PLC0415
+
+    from evals.incidents import format_table, load_cases  # noqa: PLC0415
+    from evals.incidents_run import run_incidents  # noqa: PLC0415
+
+    if os.geteuid() != 0:
+        fail("the FRR lab needs root (network namespaces); run as root")
+    selected = [c for c in load_cases(cases) if not only or c.fault in only]
+    if not selected:
+        fail(f"no case for {', '.join(only)}")
+    report = run_incidents(settings_of(ctx), selected, progress=lambda line: click.echo(line, err=True))
+    click.echo(format_table(report))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2))
     click.echo(f"wrote {out}")
 
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from gateway.cli.common import call, fail, settings_of
+from gateway.cli.common import call, fail, settings_of, tenants_of
 from gateway.settings import Settings
 
 if TYPE_CHECKING:
@@ -27,14 +27,15 @@ _NAME = click.option("--name", default=None, help="Index name (default from sett
 
 
 def open_named(ctx: click.Context, name: str | None) -> tuple[Settings, VectorStore, RunbookIndex]:
-    """The settings (with `name` as the index name, if given), the store and the index; loads the embedder."""
-    from gateway.services import open_index  # noqa: PLC0415 - loads the embedder
+    """The settings (with `name` as the index name, if given), the store and the index; the embedder loads only
+    if the command embeds something."""
+    from gateway.services import open_index  # noqa: PLC0415
 
     settings = settings_of(ctx)
     if name:
         retrieval = settings.retrieval.model_copy(update={"collection": name})
         settings = settings.model_copy(update={"retrieval": retrieval})
-    store, runbooks = call(lambda: open_index(settings))
+    store, runbooks = call(lambda: open_index(settings, lazy=True))
     return settings, store, runbooks
 
 
@@ -215,7 +216,9 @@ def search(
     name: str | None,
     as_json: bool,
 ) -> None:
-    """Search the live runbook index as a tenant."""
+    """Search the live runbook index as a tenant: rank, score, where, and the start of the matching text."""
+    if tenant_name != "global" and not tenants_of(ctx).exists(tenant_name):
+        fail(f"tenant {tenant_name!r} does not exist (netops tenant list)")
     _, store, runbooks = open_named(ctx, name)
     try:
         hits = call(lambda: runbooks.search(tenant_name, query, top_k, clearance=clearance, mode=mode))
@@ -224,5 +227,8 @@ def search(
     if as_json:
         click.echo(json.dumps([{**h.citation(), "text": h.text} for h in hits], indent=2))
         return
+    how = mode or settings_of(ctx).retrieval.mode
+    click.echo(f"{len(hits)} results ({how} search; score: fused rank, higher is better, comparable within one query)")
     for rank, hit in enumerate(hits, start=1):
-        click.echo(f"{rank:>2}. {hit.score:.3f}  {hit.path}  > {hit.heading}  [{hit.index_version}]")
+        click.echo(f"{rank:>2}. {hit.path}  > {hit.heading}  [{hit.index_version}]  score {hit.score:.3f}")
+        click.echo(f"    {' '.join(hit.text.split())[:160]}")

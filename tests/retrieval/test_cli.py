@@ -45,8 +45,13 @@ def test_index_lifecycle_from_the_command_line(tmp_path: Path) -> None:
 
     rolled = netops(data, cases, "index", "rollback", "--name", "ops")
     assert rolled.returncode == 0 and "ops-v2 -> ops-v1" in rolled.stdout, rolled.stderr
-    found = netops(data, cases, "search", "BGP hold timer expired", "--name", "ops", "--top", "1", "--json")
+    found = netops(
+        data, cases, "search", "BGP hold timer expired", "--name", "ops", "--top", "1", "--tenant", "global", "--json"
+    )
     hit = json.loads(found.stdout)[0]
     assert (hit["path"], hit["index_version"]) == ("ops/bgp.md", "ops-v1")
     listed = netops(data, cases, "index", "list", "--name", "ops")
     assert listed.stdout.splitlines()[0].startswith("* ops-v1")
+    assert "Loading weights" not in listed.stderr + found.stderr  # no progress bars; `list` never loads the model
+    unknown = netops(data, cases, "search", "bgp", "--name", "ops", "--tenant", "nosuch")
+    assert unknown.returncode == 2 and "tenant 'nosuch' does not exist" in unknown.stderr

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-import yaml
 from click.testing import CliRunner
 from sqlalchemy import text
 
@@ -49,11 +48,7 @@ class ToolGateway:
 @pytest.fixture(scope="module")
 def gw(lab: Lab, model: ModelEndpoint, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ToolGateway]:
     data = tmp_path_factory.mktemp("tools-gateway")
-    inventory = data / "inventory"  # the demo inventory, opted in to runbook-named tool steps
-    inventory.mkdir()
-    demo = yaml.safe_load((INVENTORY / "demo.yaml").read_text())
-    (inventory / "demo.yaml").write_text(yaml.safe_dump({**demo, "runbook_tools": True}))
-    tools = ToolSettings(inventory_dir=inventory, lab_dir=lab.root, lab_prefix=lab.prefix, lab_ssh_port=lab.ssh_port)
+    tools = ToolSettings(inventory_dir=INVENTORY, lab_dir=lab.root, lab_prefix=lab.prefix, lab_ssh_port=lab.ssh_port)
     retrieval = RetrievalSettings(sources=[REPO / "infra" / "demo" / "runbooks"])
     svc = Services.build(gateway_settings(data, model.url, tools=tools, retrieval=retrieval))
     settings = svc.settings
@@ -102,7 +97,7 @@ def test_a_runbook_step_names_a_tool_that_runs_on_the_users_device(gw: ToolGatew
     assert response.status_code == 200, response.text
     netops = response.json()["netops"]
     assert any("bgp-session-down" in c["path"] for c in netops["citations"])
-    ran = {t["name"]: t for t in netops["tools"]}
+    ran = {t["name"]: t for t in netops["checks"]}
     assert ran["bgp_summary"]["arguments"] == {"device": "r3"} and "2 Established" in ran["bgp_summary"]["output"]
     rid = response.headers["x-request-id"]
     invoked = [r for r in gw.svc.audit.records(tenant="demo", limit=50) if r["request_id"] == rid]
