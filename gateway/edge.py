@@ -133,7 +133,7 @@ def _access_record(turn: Turn, route: str, status: str, elapsed: float) -> dict[
 def _request_id(scope: Scope) -> str:
     for key, value in scope["headers"]:
         if key == b"x-request-id":
-            incoming = value.decode("latin-1")
+            incoming = bytes(value).decode("latin-1")
             if _REQUEST_ID.match(incoming):
                 return incoming
     return uuid.uuid4().hex

@@ -112,10 +112,10 @@ async def _run(turn: Turn, n: int, check: PlannedCheck, ctx: ToolContext, eviden
 
 
 def with_evidence(request: ModelRequest, evidence: Evidence) -> ModelRequest:
-    """The request with the gateway's findings and guarded check outputs appended as untrusted data."""
-    if not evidence.ran and not evidence.text:
+    """The request with the gateway's findings appended as untrusted data."""
+    if not evidence.text:
         return request
-    return replace(request, messages=[*request.messages, evidence_message(evidence.text, evidence.ran)])
+    return replace(request, messages=[*request.messages, evidence_message(evidence.text)])
 
 
 def unsupported_claims(answer: str, question: str, evidence: Evidence, names: Sequence[str]) -> list[Unsupported]:

@@ -74,7 +74,8 @@ async def chat(req: ChatCompletionRequest, turn: Turn) -> AsyncGenerator[Progres
             else:
                 evidence = item
     request = with_evidence(request, evidence)
-    answer = _Answer(req, route, request, tools, await turn.open(route, request, buffered=not req.stream), [])
+    stream = await turn.open(route, request, buffered=not req.stream)
+    answer = _Answer(req, route, request, tools, stream, history, excerpts)
     out = StreamGuard(turn.guards.output, ScanContext(turn.tenant, Stage.OUTPUT, turn.vault))
     async for text in _stream(turn, answer, out):
         yield AnswerDelta(text)
@@ -92,8 +93,8 @@ async def chat(req: ChatCompletionRequest, turn: Turn) -> AsyncGenerator[Progres
     cost = await turn.settle(
         answer.stream.deployment, prompt_tokens=end.prompt_tokens, completion_tokens=end.completion_tokens
     )
-    await turn.complete(_completed(turn, answer, cost, history, excerpts, evidence))
-    report = _report(turn, answer, cost, excerpts, evidence)
+    await turn.complete(_completed(turn, answer, cost, evidence))
+    report = _report(turn, answer, cost, evidence)
     report["unsupported"] = [{"claim": u.claim, "reason": u.reason} for u in unsupported]
     yield AnswerDone(end.finish_reason, end.prompt_tokens, end.completion_tokens, report)
 
@@ -107,7 +108,9 @@ class _Answer:
     request: ModelRequest
     tool_ctx: ToolContext
     stream: RoutedStream
-    tools: list[tuple[ToolResult, str]]
+    history: list[tuple[str, str]]  # the guarded conversation
+    excerpts: list[tuple[Hit, str]]  # the cited runbook chunks, guarded
+    tools: list[tuple[ToolResult, str]] = field(default_factory=list)  # tools the model called
     end: StreamEnd = field(default_factory=lambda: StreamEnd("stop", 0, 0))
     text: list[str] = field(default_factory=list)  # the guarded answer so far
 
@@ -148,9 +151,7 @@ def _names(turn: Turn) -> list[str]:
     return [d.name for d in devices] + turn.svc.tools.names
 
 
-def _report(
-    turn: Turn, answer: _Answer, cost: float, excerpts: list[tuple[Hit, str]], evidence: Evidence
-) -> dict[str, object]:
+def _report(turn: Turn, answer: _Answer, cost: float, evidence: Evidence) -> dict[str, object]:
     """The `netops` field of the response."""
     return {
         "findings": evidence.report(),
@@ -159,7 +160,7 @@ def _report(
         "deployment": answer.stream.deployment.name,
         "cost_usd": round(cost, 8),
         "policy": turn.guards.policy_id,
-        "citations": [hit.citation() for hit, _ in excerpts],
+        "citations": [hit.citation() for hit, _ in answer.excerpts],
         "tools": [{**r.summary(), "output": text} for r, text in answer.tools],
         "redactions": turn.vault.count,
         "warnings": turn.trail.warnings,
@@ -167,14 +168,7 @@ def _report(
     }
 
 
-def _completed(
-    turn: Turn,
-    answer: _Answer,
-    cost: float,
-    history: list[tuple[str, str]],
-    excerpts: list[tuple[Hit, str]],
-    evidence: Evidence,
-) -> ChatCompleted:
+def _completed(turn: Turn, answer: _Answer, cost: float, evidence: Evidence) -> ChatCompleted:
     """The audit record of an answered request: digests, labels and counts, never text or secret values."""
     end = answer.end
     return ChatCompleted(
@@ -183,7 +177,7 @@ def _completed(
         key_id=turn.key_id,
         route=answer.route.name,
         deployment=answer.stream.deployment.name,
-        prompt_digest=_digest(history),
+        prompt_digest=_digest(answer.history),
         stream=answer.req.stream,
         prompt_tokens=end.prompt_tokens,
         completion_tokens=end.completion_tokens,
@@ -192,7 +186,7 @@ def _completed(
         finish_reason=end.finish_reason,
         policy=turn.guards.policy_id,
         verdicts=turn.trail.summaries(),
-        citations=[hit.citation() for hit, _ in excerpts],
+        citations=[hit.citation() for hit, _ in answer.excerpts],
         tools=[r.summary() for r, _ in answer.tools],
         findings=len(evidence.findings),
         checks=[r.summary() for r, _ in evidence.ran],

@@ -45,15 +45,14 @@ def build_messages(
     return messages
 
 
-def evidence_message(
-    findings: str, outputs: Sequence[tuple[ToolResult, str]], *, output_chars: int = 240
-) -> dict[str, Any]:
-    """The gateway's own checks, as untrusted data: the findings first, then each guarded output, shortened."""
-    shown = "\n".join(f"{r.tool} {r.arguments}:\n{text[:output_chars]}" for r, text in outputs)
+def evidence_message(findings: str, *, max_chars: int = 1200) -> dict[str, Any]:
+    """The gateway's findings (each with its evidence line), as untrusted data. Bounded: a small model's context
+    holds the system prompt, the excerpts, the question and this; the full outputs stay in `netops.checks`."""
+    shown = findings if len(findings) <= max_chars else findings[: findings.rfind("\n", 0, max_chars)] + "\n(...)"
     return {
         "role": "user",
         "content": "Before you answer, the gateway ran read-only checks on the devices. Its findings:\n"
-        f"<data>\n{findings}\n</data>\nTheir outputs:\n<data>\n{shown}\n</data>\n"
+        f"<data>\n{shown}\n</data>\n"
         "Answer from these findings: name the fault and where it is, quote states and numbers exactly as shown, "
         "then say what to do next.",
     }

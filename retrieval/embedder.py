@@ -45,7 +45,7 @@ class MiniLMEmbedder:
         from sentence_transformers import SentenceTransformer  # noqa: PLC0415
         from transformers.utils import logging as hf_logging  # noqa: PLC0415
 
-        hf_logging.disable_progress_bar()  # no "Loading weights" bar in a command's output
+        hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # no "Loading weights" bar in a command's output
 
         if threads is not None:
             torch.set_num_threads(threads)

@@ -4,6 +4,7 @@ through the registry and is audited; change actions are approved over HTTP; `aud
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,7 @@ from gateway.settings import RetrievalSettings, Settings, ToolSettings
 from tests.conftest import ModelEndpoint, gateway_settings
 from tests.support import ThreadedServer
 from tests.tools.conftest import INVENTORY, REPO
-from tools.lab import Lab
+from tools.lab import Faults, Lab
 
 
 @dataclass
@@ -168,3 +169,30 @@ def test_audit_verify_catches_an_edited_tool_record(gw: ToolGateway, tmp_path: P
     broken = CliRunner().invoke(cli, ["audit", "verify"], env=env)
     assert broken.exit_code == 1 and str(seq) in broken.output
     assert gw.svc.audit.verify().first_bad_seq == seq
+
+
+def test_an_alert_gets_evidence_first_with_progress_findings_and_audit(gw: ToolGateway, faults: Faults) -> None:
+    faults.inject("bgp-shutdown")
+    time.sleep(2)  # the session goes Idle at once; give bgpd a moment to report it
+    body = {
+        "model": "netops-assistant",
+        "stream": True,
+        "max_tokens": 48,
+        "messages": [{"role": "user", "content": "[FIRING:1] BGPSessionDown instance=r1 peer=10.0.13.2"}],
+    }
+    with httpx.stream(
+        "POST", f"{gw.url}/v1/chat/completions", json=body, headers={"authorization": f"Bearer {gw.user}"}, timeout=120
+    ) as response:
+        assert response.status_code == 200
+        chunks = [json.loads(line[6:]) for line in response.iter_lines() if line.startswith("data: {")]
+        rid = response.headers["x-request-id"]
+    events = [c["netops"]["event"] for c in chunks if not c["choices"] and "event" in c.get("netops", {})]
+    assert events[0] == "check.start" and events.count("check.start") == events.count("check.end") >= 2
+    assert events[-1] == "findings"
+    final = chunks[-1]["netops"]
+    problems = [f["headline"] for f in final["findings"] if f["severity"] == "problem"]
+    assert any(p.startswith("r1: BGP neighbor 10.0.13.2 (r3) Idle (Admin)") for p in problems), problems
+    assert "unsupported" in final and all(c["output"] for c in final["checks"])
+    records = [r for r in gw.svc.audit.records(tenant="demo", limit=100) if r["request_id"] == rid]
+    kinds = [r["kind"] for r in records]
+    assert kinds.count("tool.invoked") == len(final["checks"]) and "chat.completed" in kinds
