@@ -180,7 +180,11 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 async def readyz(request: Request) -> JSONResponse:
-    """Readiness of each dependency: model deployments, state store, runbook index."""
+    """Readiness: the store, the index, and every route able to serve (at least one of its deployments up).
+
+    `ready` (200): everything up. `degraded` (200): some deployment is down, but every route still has one
+    that answers, so a load balancer keeps this replica. `not_ready` (503): the store or index is down, or
+    some route has no deployment left; `routes` names which."""
     svc = services(request)
     checks: dict[str, dict[str, Any]] = {}
     async with httpx.AsyncClient(timeout=2.0) as client:
@@ -198,10 +202,14 @@ async def readyz(request: Request) -> JSONResponse:
         "chunks": status.chunks,
         "detail": status.detail,
     }
-    ready = all(c["ok"] for c in checks.values())
-    return JSONResponse(
-        {"status": "ready" if ready else "not_ready", "checks": checks}, status_code=200 if ready else 503
-    )
+    routes = {
+        name: [d for d in route.deployments if checks[f"model:{d}"]["ok"]]
+        for name, route in svc.router.table.routes.items()
+    }
+    serving = checks["store"]["ok"] and checks["index"]["ok"] and all(routes.values())
+    status = "ready" if all(c["ok"] for c in checks.values()) else "degraded" if serving else "not_ready"
+    body = {"status": status, "routes": {n: {"up": up, "ok": bool(up)} for n, up in routes.items()}, "checks": checks}
+    return JSONResponse(body, status_code=200 if serving else 503)
 
 
 async def _probe_model(client: httpx.AsyncClient, base_url: str | None) -> dict[str, Any]:

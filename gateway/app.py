@@ -20,6 +20,7 @@ from gateway.api_tools import router as tools_router
 from gateway.edge import Edge
 from gateway.problems import DOMAIN_ERRORS, problem, problem_for
 from gateway.services import Services
+from gateway.slack.http import router as slack_router
 from guardrails import GuardrailError
 from routing import RoutingError
 
@@ -36,6 +37,7 @@ def create_app(svc: Services) -> FastAPI:
     app.include_router(routing_api.router)
     app.include_router(api_runbooks.router)
     app.include_router(api_inventory.router)
+    app.include_router(slack_router)  # POST /slack/events: 404 until a bot is attached (app.state.slack)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     for base in DOMAIN_ERRORS:  # by class, not `Exception`: Starlette re-raises whatever reaches `Exception`

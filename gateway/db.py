@@ -14,6 +14,7 @@ from sqlalchemy import (
     Column,
     Engine,
     Float,
+    Index,
     Integer,
     MetaData,
     String,
@@ -24,7 +25,20 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError, ProgrammingError
 
-__all__ = ["API_KEYS", "AUDIT", "AUDIT_CHECKPOINTS", "METADATA", "TENANTS", "TENANT_LIMITS", "open_engine"]
+__all__ = [
+    "API_KEYS",
+    "AUDIT",
+    "AUDIT_CHECKPOINTS",
+    "METADATA",
+    "SLACK_CHANNELS",
+    "SLACK_CLAIMS",
+    "SLACK_INCIDENTS",
+    "SLACK_THREAD",
+    "SLACK_USERS",
+    "TENANTS",
+    "TENANT_LIMITS",
+    "open_engine",
+]
 
 METADATA = MetaData()
 
@@ -82,6 +96,62 @@ AUDIT_CHECKPOINTS = Table(
     Column("ts", Float, nullable=False),
     Column("key_id", String(16), nullable=False),
     Column("mac", String(64), nullable=False),
+)
+
+# -- the Slack bot (gateway.slack.store) ----------------------------------------------------------------------
+SLACK_CHANNELS = Table(
+    "slack_channels",  # a Slack workspace's channel -> the tenant whose data it may see
+    METADATA,
+    Column("team", String(32), primary_key=True),
+    Column("channel", String(32), primary_key=True),
+    Column("tenant", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+SLACK_USERS = Table(
+    "slack_users",  # a Slack user -> a gateway key of one tenant and role (the key itself lives in a 0600 file)
+    METADATA,
+    Column("team", String(32), primary_key=True),
+    Column("user", String(32), primary_key=True),
+    Column("tenant", String(64), nullable=False),
+    Column("role", String(32), nullable=False),
+    Column("key_id", String(16), nullable=False, index=True),
+    Column("created_at", Float, nullable=False),
+)
+
+SLACK_CLAIMS = Table(
+    "slack_claims",  # idempotency: one row per Slack event id / click / card update; the insert is the claim
+    METADATA,
+    Column("key", String(200), primary_key=True),
+    Column("created_at", Float, nullable=False),
+)
+
+SLACK_INCIDENTS = Table(
+    "slack_incidents",
+    METADATA,
+    Column("id", String(32), primary_key=True),
+    Column("team", String(32), nullable=False),
+    Column("channel", String(32), nullable=False, index=True),
+    Column("thread_ts", String(32), nullable=False),
+    Column("tenant", String(64), nullable=False),
+    Column("title", Text, nullable=False),  # redacted by the tenant's input guardrails
+    Column("started_by", String(32), nullable=False),
+    Column("started_at", Float, nullable=False),
+)
+
+SLACK_THREAD = Table(
+    "slack_thread_items",  # a thread's conversation and timeline: guarded text only, never raw Slack input
+    METADATA,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("channel", String(32), nullable=False),
+    Column("thread_ts", String(32), nullable=False),
+    Column("tenant", String(64), nullable=False),
+    Column("kind", String(16), nullable=False),  # question | answer | finding | tool | approval
+    Column("text", Text, nullable=False),
+    Column("request_id", String(64), nullable=False),
+    Column("user", String(32), nullable=False),
+    Column("ts", Float, nullable=False),
+    Index("ix_slack_thread", "channel", "thread_ts"),
 )
 
 

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ValidationError
 
 from gateway.errors import Forbidden, InvalidRequest, MalformedBody
 from gateway.services import Services
+from gateway.slack.store import slack_via
 from gateway.tenants import Principal, Role
 from gateway.turn import Turn
 
@@ -63,6 +64,9 @@ async def principal(request: Request) -> Principal:
     """The authenticated caller, bound to the request's Turn (401 `missing_key`/`unknown_key`/`revoked_key`)."""
     who = await asyncio.to_thread(services(request).tenants.authenticate, bearer_key(request))
     turn_of(request).bind(who)
+    channel = request.headers.get("x-netops-channel")
+    if channel:  # a Slack user's key, used by the bot: record the Slack user and channel in the final record
+        turn_of(request).via = await asyncio.to_thread(slack_via, services(request).engine, who.key_id, channel)
     return who
 
 

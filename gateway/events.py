@@ -33,11 +33,16 @@ class AuditEvent:
     kind: ClassVar[str] = "event"
     tenant: str
     request_id: str
+    # the client on whose behalf a key acted, e.g. {"client": "slack", "team": "T1", "user": "U1", "channel": "C1"}
+    # (gateway.deps.principal: only for keys mapped to a Slack user); left out of the payload when empty
+    via: dict[str, str] = field(default_factory=dict)
 
     def payload(self) -> dict[str, Any]:
         data = asdict(self)
         data.pop("tenant")
         data.pop("request_id")
+        if not data["via"]:
+            data.pop("via")
         return data
 
 
@@ -62,6 +67,7 @@ class ChatCompleted(AuditEvent):
     tools: list[dict[str, object]] = field(default_factory=list)
     checks: list[dict[str, object]] = field(default_factory=list)  # the gateway's own read-only checks
     findings: int = 0
+    prompts: str = ""  # the prompt templates' version (gateway.prompting)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -101,6 +107,7 @@ class RequestAborted(AuditEvent):
     route: str
     code: str  # client_gone | the backend's error code
     deployment: str = ""
+    prompts: str = ""
     completion_chars: int = 0
     verdicts: list[dict[str, object]] = field(default_factory=list)
 

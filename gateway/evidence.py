@@ -111,11 +111,11 @@ async def _run(turn: Turn, n: int, check: PlannedCheck, ctx: ToolContext, eviden
     return {**_check(n, check), "ok": True, "duration_ms": round(result.duration_ms, 1), "output": guarded.text}
 
 
-def with_evidence(request: ModelRequest, evidence: Evidence) -> ModelRequest:
+def with_evidence(turn: Turn, request: ModelRequest, evidence: Evidence) -> ModelRequest:
     """The request with the gateway's findings appended as untrusted data."""
     if not evidence.text:
         return request
-    return replace(request, messages=[*request.messages, evidence_message(evidence.text)])
+    return replace(request, messages=[*request.messages, evidence_message(turn.prompts, evidence.text)])
 
 
 def unsupported_claims(answer: str, question: str, evidence: Evidence, names: Sequence[str]) -> list[Unsupported]:

@@ -64,7 +64,7 @@ async def chat(req: ChatCompletionRequest, turn: Turn) -> AsyncGenerator[Progres
     question = last_user_text(history)
     excerpts = await chat_excerpts(turn, history) if route.assistant else []
     tools = turn.tool_context()
-    request = model_request(req, route, build_messages(history, excerpts), turn.svc.tools, tools)
+    request = model_request(req, route, build_messages(turn.prompts, history, excerpts), turn.svc.tools, tools)
     await turn.reserve(route, request)  # limits + budget, atomic
     evidence = Evidence()
     if route.assistant and req.forced_tool is None:  # an explicit tool_choice wins over the gateway's plan
@@ -73,7 +73,7 @@ async def chat(req: ChatCompletionRequest, turn: Turn) -> AsyncGenerator[Progres
                 yield item
             else:
                 evidence = item
-    request = with_evidence(request, evidence)
+    request = with_evidence(turn, request, evidence)
     stream = await turn.open(route, request, buffered=not req.stream)
     answer = _Answer(req, route, request, tools, stream, history, excerpts)
     out = StreamGuard(turn.guards.output, ScanContext(turn.tenant, Stage.OUTPUT, turn.vault))
@@ -138,7 +138,7 @@ async def _follow_up(turn: Turn, answer: _Answer, out: StreamGuard) -> AsyncIter
     if not called:
         return
     answer.tools.extend(called)
-    follow_up = with_tool_results(answer.request, called).messages
+    follow_up = with_tool_results(turn, answer.request, called).messages
     request = model_request(answer.req, answer.route, follow_up, turn.svc.tools, None)
     answer.stream = await turn.open(answer.route, request, buffered=not answer.req.stream)
     async for text in _stream(turn, answer, out):
@@ -160,6 +160,7 @@ def _report(turn: Turn, answer: _Answer, cost: float, evidence: Evidence) -> dic
         "deployment": answer.stream.deployment.name,
         "cost_usd": round(cost, 8),
         "policy": turn.guards.policy_id,
+        "prompts": turn.prompts.version,
         "citations": [hit.citation() for hit, _ in answer.excerpts],
         "tools": [{**r.summary(), "output": text} for r, text in answer.tools],
         "redactions": turn.vault.count,
@@ -189,6 +190,7 @@ def _completed(turn: Turn, answer: _Answer, cost: float, evidence: Evidence) -> 
         citations=[hit.citation() for hit, _ in answer.excerpts],
         tools=[r.summary() for r, _ in answer.tools],
         findings=len(evidence.findings),
+        prompts=turn.prompts.version,
         checks=[r.summary() for r, _ in evidence.ran],
     )
 

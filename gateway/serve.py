@@ -15,8 +15,11 @@ import uvicorn
 
 from gateway.app import create_app
 from gateway.demo import build_index, ensure_demo_key
+from gateway.errors import GatewayError
+from gateway.prompting import PromptError
 from gateway.services import Services
 from gateway.settings import Settings
+from gateway.slack.serving import attach as attach_slack
 from gateway.supervisor import ModelServer, ModelServerError, port_in_use
 from guardrails import PolicyError
 
@@ -41,7 +44,7 @@ def run(settings: Settings, *, host: str | None, port: int | None, model_server:
         if run_model:
             server.start()
         svc = Services.build(settings)
-    except (ModelServerError, PolicyError) as exc:  # a bad guardrail policy fails boot with its message
+    except (ModelServerError, PolicyError, PromptError, GatewayError) as exc:  # bad policy, prompts, audit key
         server.stop()
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
@@ -52,14 +55,22 @@ def run(settings: Settings, *, host: str | None, port: int | None, model_server:
             click.echo(f"index {status.version} ready: {status.chunks} chunks")
         if run_model:
             server.wait_ready()
+        app = create_app(svc)
+        slack_note = attach_slack(settings, app, svc, url=f"http://{_loopback(host)}:{port}")
         _banner(host, port, key, time.perf_counter() - started)
-        uvicorn.run(create_app(svc), host=host, port=port, log_level="warning")
+        click.echo(slack_note)
+        uvicorn.run(app, host=host, port=port, log_level="warning")
     except ModelServerError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
     finally:
         server.stop()
         svc.close()
+
+
+def _loopback(host: str) -> str:
+    """Where this process reaches its own gateway."""
+    return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104 - a comparison, not a bind
 
 
 def _configure_logging() -> None:

@@ -16,6 +16,7 @@ from gateway.audit import AuditLog
 from gateway.checkpoints import Checkpointer
 from gateway.db import open_engine
 from gateway.metrics import Metrics
+from gateway.prompting import PromptBook
 from gateway.ratelimit import Metering
 from gateway.settings import Settings
 from gateway.tenants import Tenants
@@ -43,6 +44,7 @@ class Services:
     metering: Metering
     metrics: Metrics
     toolbox: Toolbox
+    prompts: PromptBook
 
     @classmethod
     def build(cls, settings: Settings, *, backend: ModelBackend | None = None) -> Services:
@@ -72,6 +74,9 @@ class Services:
             metering=Metering.build(settings, metrics),
             metrics=metrics,
             toolbox=toolbox,
+            prompts=PromptBook.open(
+                settings.prompts.dir, store=settings.data_dir / "prompts", pins=settings.prompts.pins
+            ),
         )
 
     def close(self) -> None:

@@ -27,9 +27,11 @@ from routing.table import Deployment, Route, RouteTable, RoutingSettings
 __all__ = [
     "GuardrailSettings",
     "ModelServerSettings",
+    "PromptSettings",
     "RetrievalSettings",
     "ServerSettings",
     "Settings",
+    "SlackSettings",
     "ToolSettings",
     "load_settings",
 ]
@@ -91,6 +93,13 @@ class RetrievalSettings(_Strict):
     gate_tolerance: float = Field(0.02, ge=0.0, le=1.0)
 
 
+class PromptSettings(_Strict):
+    """The prompt templates: the packaged ones or a folder of `*.txt`, and per-tenant pinned versions."""
+
+    dir: Path | None = None  # default: gateway/prompts (packaged)
+    pins: dict[str, str] = Field(default_factory=dict)  # tenant -> prompt version kept in <data_dir>/prompts
+
+
 class ToolSettings(_Strict):
     """Vetted tools: the per-tenant inventories, and where the FRR lab (`netops lab`) keeps its files and namespaces."""
 
@@ -98,6 +107,27 @@ class ToolSettings(_Strict):
     lab_dir: Path = Path("/run/netops-lab")
     lab_prefix: str = Field("nl", pattern=r"^[a-z][a-z0-9]{0,7}$")
     lab_ssh_port: int = Field(2222, ge=1024, le=65535)  # the lab's sshd on 127.0.0.1 (vtysh over SSH)
+
+
+class SlackSettings(_Strict):
+    """The Slack incident bot (`gateway.slack`, docs/slack.md): off until a bot token and, for Socket Mode, an
+    app-level token (or, for the HTTP Events API, a signing secret) are set."""
+
+    bot_token: SecretStr | None = None  # xoxb-...
+    app_token: SecretStr | None = None  # xapp-... (Socket Mode)
+    signing_secret: SecretStr | None = None  # the HTTP Events API's request signing secret
+    mode: Literal["socket", "http"] = "socket"  # socket: no public URL (the NOC default); http: POST /slack/events
+    api_url: str = "https://slack.com/api/"  # slack_sdk's base_url (tests point it at a local Slack API server)
+    gateway_url: str | None = None  # where the bot reaches the gateway (default: the server's own host and port)
+    keys_file: Path | None = None  # Slack users' gateway keys, mode 0600 (default: <data_dir>/slack-keys.json)
+    update_interval_s: float = Field(1.0, ge=0.2)  # chat.update at most this often per streamed message
+    max_tokens: int = Field(256, ge=16, le=4096)  # answer length the bot asks for
+
+    @property
+    def configured(self) -> bool:
+        """A bot token and the transport's own secret are set."""
+        secret = self.app_token if self.mode == "socket" else self.signing_secret
+        return self.bot_token is not None and secret is not None
 
 
 class Settings(BaseSettings):
@@ -117,6 +147,8 @@ class Settings(BaseSettings):
     guardrails: GuardrailSettings = GuardrailSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
     tools: ToolSettings = ToolSettings()
+    prompts: PromptSettings = PromptSettings()
+    slack: SlackSettings = SlackSettings()
 
     @model_validator(mode="after")
     def _defaults_and_references(self) -> Settings:

@@ -122,11 +122,11 @@ async def run_tools(turn: Turn, calls: Sequence[ToolCall], ctx: ToolContext) -> 
     return done
 
 
-def with_tool_results(request: ModelRequest, results: Sequence[tuple[ToolResult, str]]) -> ModelRequest:
+def with_tool_results(turn: Turn, request: ModelRequest, results: Sequence[tuple[ToolResult, str]]) -> ModelRequest:
     """The request with guarded tool outputs appended as untrusted data."""
     if not results:
         return request
-    return replace(request, messages=[*request.messages, *(tool_message(r, text) for r, text in results)])
+    return replace(request, messages=[*request.messages, *(tool_message(turn.prompts, r, text) for r, text in results)])
 
 
 async def invoke_audited(

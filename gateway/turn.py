@@ -24,7 +24,7 @@ client that disconnects cannot skip it.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import anyio
 
@@ -36,6 +36,7 @@ from gateway.events import (
     RequestCompleted,
     RequestRejected,
 )
+from gateway.prompting import PromptSet
 from gateway.ratelimit import Ticket
 from gateway.services import Services
 from gateway.tenants import Principal
@@ -95,6 +96,7 @@ class Turn:
         self.vault = Vault()
         self.trail = Trail()
         self.details: dict[str, object] = {}
+        self.via: dict[str, str] = {}  # the client on whose behalf the key acts (see gateway.deps.principal)
         self.completion_chars = 0
         self.outcome: Outcome | None = None
         self._stream: RoutedStream | None = None
@@ -126,6 +128,11 @@ class Turn:
     @property
     def key_id(self) -> str:
         return self.principal.key_id if self.principal else ""
+
+    @property
+    def prompts(self) -> PromptSet:
+        """The prompt templates in force for this tenant (pinned, or the current version)."""
+        return self.svc.prompts.for_tenant(self.tenant)
 
     @property
     def guards(self) -> TenantGuards:
@@ -179,6 +186,8 @@ class Turn:
             if self._problem is not None:
                 self.svc.metrics.rejections.labels(self._problem[1]).inc()
             if event is not None:
+                if self.via and not event.via:
+                    event = replace(event, via=self.via)
                 await asyncio.to_thread(self.svc.audit.append, event)
 
     async def _settle_leftover(self) -> None:
@@ -238,6 +247,7 @@ class Turn:
             route=self.model,
             code=code,
             deployment=self._stream.deployment.name,
+            prompts=self.prompts.version,
             completion_chars=self.completion_chars,
             verdicts=self.trail.summaries(),
         )

@@ -117,7 +117,7 @@ class InjectionScanner:
     def assess(self, text: str, stage: Stage) -> _Finding:
         """The highest evidence of injection in `text` (rules first, then the classifier)."""
         norm = normalize(text)
-        views = [norm, *decoded_payloads(norm)]
+        views = [norm, *decoded_payloads(text), *decoded_payloads(norm)]
         rules = {**RULES, **CONTEXT_RULES} if stage is Stage.CONTEXT else RULES
         for view in (v for text_view in views for v in (text_view, deleet(text_view))):
             for name, pattern in rules.items():

@@ -61,8 +61,9 @@ def _printable(raw: bytes) -> str | None:
 
 
 def decoded_payloads(text: str) -> list[str]:
-    """Readable text hidden in base64 or hex runs (only runs that decode to words)."""
-    found: list[str] = []
+    """Readable text hidden in Unicode tag characters, or in base64 or hex runs (only runs that decode to words)."""
+    smuggled = "".join(chr(ord(ch) - 0xE0000) for ch in text if "\U000e0020" <= ch <= "\U000e007e")
+    found: list[str] = [smuggled] if smuggled.strip() else []
     for match in _B64.finditer(text):
         token = match.group(0)
         try:

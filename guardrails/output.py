@@ -66,7 +66,7 @@ class DangerousCommandScanner:
     """Flags disruptive commands in an answer; the text passes unchanged."""
 
     name = "dangerous_commands"
-    stages = frozenset({Stage.OUTPUT})
+    stages = frozenset({Stage.INPUT, Stage.OUTPUT})  # in a question too: "should I run clear ip bgp *?"
 
     def scan(self, text: str, ctx: ScanContext) -> Verdict:
         spans = [

@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from guardrails.chain import GuardChain
 from guardrails.errors import GuardrailError, PolicyError
+from guardrails.hygiene import UnicodeHygieneScanner
 from guardrails.limits import SizeLimit
 from guardrails.scanner import ScanContext, Scanner, Stage, build_scanner
 from guardrails.secrets import SecretsScanner
@@ -96,12 +97,13 @@ class Guards:
 
 
 def default_guards(*, max_chars: int, max_tokens: int) -> Guards:
-    """The built-in policy used when no policies folder is configured: size limit and secrets."""
+    """The built-in policy used when no policies folder is configured: size limit, Unicode hygiene, secrets."""
     secrets: Scanner = SecretsScanner()
+    hygiene: Scanner = UnicodeHygieneScanner()
     chains = TenantGuards(
-        input=GuardChain([SizeLimit(max_chars, max_tokens), secrets]),
-        context=GuardChain([secrets]),
-        output=GuardChain([secrets]),
+        input=GuardChain([SizeLimit(max_chars, max_tokens), hygiene, secrets]),
+        context=GuardChain([hygiene, secrets]),
+        output=GuardChain([hygiene, secrets]),
         policy_id="builtin-default-v1",
     )
     return Guards(default=chains, tenants={})

@@ -101,6 +101,7 @@ def register(name: str) -> Callable[[ScannerFactory], ScannerFactory]:
 
 _BUILTINS = (
     "guardrails.limits",
+    "guardrails.hygiene",
     "guardrails.secrets",
     "guardrails.pii",
     "guardrails.injection",

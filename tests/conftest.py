@@ -71,10 +71,10 @@ def model(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModelEndpoint]:
 def gateway_settings(data_dir: Path, model_url: str, **overrides: object) -> Settings:
     """Settings for a test gateway: no embedded model server, the given model URL."""
     deployment = Deployment(name="local-smollm2", model="smollm2-135m-instruct", base_url=model_url)
+    overrides.setdefault("deployments", [deployment])
     return Settings(
         data_dir=data_dir,
         model_server=ModelServerSettings(enabled=False),
-        deployments=[deployment],
         **overrides,  # type: ignore[arg-type]
     )
 

@@ -18,7 +18,9 @@ from gateway.cli.evals import bench_retrieval, eval_group
 from gateway.cli.guard import bench_guardrails, guard
 from gateway.cli.index import index, search
 from gateway.cli.lab import lab
+from gateway.cli.prompts import prompts
 from gateway.cli.routes import bench_routing, limits, routes
+from gateway.cli.slack import bench_slack, slack
 from gateway.cli.tools import bench_tools
 from gateway.settings import load_settings
 
@@ -62,6 +64,7 @@ def bench() -> None:
 for command in (tenant, key, audit, index, search):
     cli.add_command(command)
 cli.add_command(lab)
+cli.add_command(prompts)
 cli.add_command(routes)
 cli.add_command(limits)
 bench.add_command(bench_routing)
@@ -71,6 +74,8 @@ bench.add_command(bench_retrieval)
 cli.add_command(eval_group)
 cli.add_command(guard)
 bench.add_command(bench_guardrails)
+cli.add_command(slack)
+bench.add_command(bench_slack)
 
 
 def main() -> None:

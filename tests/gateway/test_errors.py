@@ -8,7 +8,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import Gateway, TenantGateway, one_tenant_gateway
+from gateway.demo import build_index
+from gateway.settings import RetrievalSettings
+from routing import Deployment
+from tests.conftest import Gateway, ModelEndpoint, TenantGateway, one_tenant_gateway
 from tests.support import free_port
 
 
@@ -129,3 +132,21 @@ def test_backend_down_is_503_naming_the_deployment(dead_backend_gateway: TenantG
         problem = assert_problem(post_chat(url, key, body), 503, "backend_unavailable")
         assert problem["deployments"] == ["local-smollm2"]
     assert httpx.get(f"{url}/readyz").status_code == 503
+
+
+def test_readyz_is_degraded_not_down_while_a_fallback_serves(model: ModelEndpoint, tmp_path: Path) -> None:
+    dead = f"http://127.0.0.1:{free_port()}/v1"
+    deployments = [
+        Deployment(name="primary", model="smollm2-135m-instruct", base_url=dead),
+        Deployment(name="fallback", model="smollm2-135m-instruct", base_url=model.url),
+    ]
+    (tmp_path / "runbooks").mkdir()
+    (tmp_path / "runbooks" / "dns.md").write_text("# DNS\n\nCheck the resolver with `dig`.\n")
+    retrieval = RetrievalSettings(sources=[tmp_path / "runbooks"], eval_set=None)
+    with one_tenant_gateway(tmp_path / "data", model.url, deployments=deployments, retrieval=retrieval) as gw:
+        build_index(gw.svc, lambda _: None)
+        ready = httpx.get(f"{gw.url}/readyz", timeout=30)
+        assert ready.status_code == 200, ready.text
+        body = ready.json()
+        assert body["status"] == "degraded" and body["routes"]["smollm2"] == {"up": ["fallback"], "ok": True}
+        assert not body["checks"]["model:primary"]["ok"]

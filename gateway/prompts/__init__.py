@@ -1,0 +1,1 @@
+"""The prompt templates (`*.txt`, `string.Template` syntax), read by `gateway.prompting`."""
