@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
 
 from evals.incidents import IncidentCase, IncidentScore, Progress, report_of, score_answer
 from gateway.app import create_app
 from gateway.demo import build_index, ensure_demo_key
+from gateway.local import ThreadedServer, free_port
 from gateway.services import Services
 from gateway.settings import Settings
 from gateway.supervisor import ModelServer
@@ -36,7 +34,7 @@ def run_incidents(settings: Settings, cases: list[IncidentCase], *, progress: Pr
     with tempfile.TemporaryDirectory(prefix="netops-incidents-") as tmp:
         root = Path(tmp)
         # FRR's daemons run as user frr: the lab lives under /run (a private temp folder is closed to them)
-        lab = Lab(Path(f"/run/netops-lab-incidents-{os.getpid()}"), prefix="ni", ssh_port=_free_port())
+        lab = Lab(Path(f"/run/netops-lab-incidents-{os.getpid()}"), prefix="ni", ssh_port=free_port())
         progress("lab: building and converging")
         lab.up()
         try:
@@ -94,7 +92,7 @@ def _audited(svc: Services, request_id: str, checks: int) -> bool:
 
 @contextmanager
 def _gateway(settings: Settings, root: Path, lab: Lab, progress: Progress) -> Iterator[tuple[str, str, Services]]:
-    ms = settings.model_server.model_copy(update={"port": _free_port()})
+    ms = settings.model_server.model_copy(update={"port": free_port()})
     tools = settings.tools.model_copy(
         update={"lab_dir": lab.root, "lab_prefix": lab.prefix, "lab_ssh_port": lab.ssh_port}
     )
@@ -103,26 +101,16 @@ def _gateway(settings: Settings, root: Path, lab: Lab, progress: Progress) -> It
     model = ModelServer(local.model_server, log_dir=root / "logs")
     model.start()
     svc = Services.build(local)
-    server: uvicorn.Server | None = None
+    server: ThreadedServer | None = None
     try:
         progress("gateway: demo tenant and index")
         key = ensure_demo_key(svc)
         build_index(svc, lambda _: None)
         model.wait_ready()
-        port = _free_port()
-        server = uvicorn.Server(uvicorn.Config(create_app(svc), host="127.0.0.1", port=port, log_level="warning"))
-        threading.Thread(target=server.run, daemon=True).start()
-        while not server.started:
-            time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}", key, svc
+        server = ThreadedServer(create_app(svc)).start()
+        yield server.url, key, svc
     finally:
         if server is not None:
-            server.should_exit = True
+            server.stop()
         svc.close()
         model.stop()
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])

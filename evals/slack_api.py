@@ -2,7 +2,7 @@
 API methods the bot uses, by their documented request and response shapes, and Socket Mode's WebSocket; plus
 builders of Slack's documented payloads (app_mention, slash command, block_actions) and their signatures.
 
-    api = LocalSlack()                        # an ASGI app: run it (tests.support.ThreadedServer)
+    api = LocalSlack()                        # an ASGI app: run it (gateway.local.ThreadedServer)
     client = AsyncWebClient(token="xoxb-test", base_url=f"{url}/api/")
     api.throttle("chat.update", times=1, retry_after=1)   # the next chat.update gets 429 + Retry-After: 1
     api.calls("chat.postMessage")             # what the bot sent, in order, with arrival times
@@ -18,7 +18,6 @@ import hashlib
 import hmac
 import itertools
 import json
-import socket
 import threading
 import time
 import uuid
@@ -26,7 +25,6 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -37,10 +35,8 @@ __all__ = [
     "BOT_USER",
     "Call",
     "LocalSlack",
-    "ThreadedServer",
     "block_actions",
     "event_callback",
-    "free_port",
     "sign",
     "slash_command",
 ]
@@ -277,33 +273,3 @@ def sign(secret: str, body: bytes, *, timestamp: int | None = None) -> dict[str,
 
 def form(fields: dict[str, str]) -> bytes:
     return urlencode(fields).encode()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class ThreadedServer:
-    """An ASGI app under uvicorn in a background thread (for the benchmark; tests use `tests.support`)."""
-
-    def __init__(self, app: Any, port: int | None = None) -> None:
-        self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off")
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
-
-    def start(self) -> ThreadedServer:
-        self._thread.start()
-        deadline = time.monotonic() + 30
-        while not self._server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("server did not start")
-            time.sleep(0.05)
-        return self
-
-    def stop(self) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=10)

@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING
 import httpx
 from pydantic import SecretStr
 
-from evals.slack_api import LocalSlack, ThreadedServer, event_callback, free_port, sign
+from evals.slack_api import LocalSlack, event_callback, sign
+from gateway.local import ThreadedServer, free_port
 
 if TYPE_CHECKING:
     from gateway.services import Services

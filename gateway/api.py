@@ -207,8 +207,8 @@ async def readyz(request: Request) -> JSONResponse:
         for name, route in svc.router.table.routes.items()
     }
     serving = checks["store"]["ok"] and checks["index"]["ok"] and all(routes.values())
-    status = "ready" if all(c["ok"] for c in checks.values()) else "degraded" if serving else "not_ready"
-    body = {"status": status, "routes": {n: {"up": up, "ok": bool(up)} for n, up in routes.items()}, "checks": checks}
+    state = "ready" if all(c["ok"] for c in checks.values()) else "degraded" if serving else "not_ready"
+    body = {"status": state, "routes": {n: {"up": up, "ok": bool(up)} for n, up in routes.items()}, "checks": checks}
     return JSONResponse(body, status_code=200 if serving else 503)
 
 
