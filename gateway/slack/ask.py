@@ -97,7 +97,12 @@ async def _answer(parts: Parts, caller: Caller, question: str) -> Answered:
             blocks=first,
         )
         answered.message = live
-        await _relay(stream, live, answered)
+        try:
+            await _relay(stream, live, answered)
+        except GatewayRefused as exc:  # mid-answer (the backend died, a guardrail stopped it): say so in place
+            stopped = answer_blocks(f":warning: The answer stopped: {exc.code}.", {}, progress=[], final=True)
+            await live.show(stopped, final=True)
+            raise
     return answered
 
 

@@ -53,5 +53,6 @@ def test_serve_answers_through_the_openai_sdk_and_ctrl_c_stops_everything(tmp_pa
         log.close()
     output = (tmp_path / "serve.out").read_text()
     assert "Demo API key" in output
+    assert "Slack bot: not configured (set slack.bot_token and slack.app_token" in output  # says so when not
     assert proc.returncode == 0, output[-2000:]
     assert not port_in_use("127.0.0.1", model_port), "the model server outlived `netops serve`"

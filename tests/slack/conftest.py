@@ -2,7 +2,8 @@
 over the real model and the FRR lab with the bot attached on `/slack/events`, its channels and users mapped.
 
 Tenants: `demo` (channel C0DEMO; users U0ADMIN admin, U0APPR and U0APPR2 approvers, U0USER user), `acme`
-(channel C0ACME, user U0ACME), `tight` (channel C0TIGHT, user U0TIGHT, a token budget of 1: every chat is 402).
+(channel C0ACME, user U0ACME), `tight` (channel C0TIGHT, user U0TIGHT, a token budget of 1: every chat is 402),
+`onerpm` (channel C0ONE, user U0ONE, one request a minute: the second chat is 429).
 """
 
 from __future__ import annotations
@@ -134,8 +135,9 @@ def _map_everyone(svc: Services) -> None:
     keys = KeyFile(svc.settings.data_dir / "slack-keys.json")
     svc.tenants.create("acme", models=["*"], tools=[], rpm=100)
     svc.tenants.create("tight", models=["*"], tools=[], rpm=100)
+    svc.tenants.create("onerpm", models=["*"], tools=[], rpm=1)
     svc.tenants.set_quota("tight", Quota(token_budget=1, period="day"))
-    for channel, tenant in (("C0DEMO", "demo"), ("C0ACME", "acme"), ("C0TIGHT", "tight")):
+    for channel, tenant in (("C0DEMO", "demo"), ("C0ACME", "acme"), ("C0TIGHT", "tight"), ("C0ONE", "onerpm")):
         map_channel(svc.tenants, store, team=TEAM, channel=channel, tenant=tenant)
     users = (
         ("U0ADMIN", "demo", "admin"),
@@ -144,6 +146,7 @@ def _map_everyone(svc: Services) -> None:
         ("U0USER", "demo", "user"),
         ("U0ACME", "acme", "user"),
         ("U0TIGHT", "tight", "user"),
+        ("U0ONE", "onerpm", "user"),
     )
     for user, tenant, role in users:
         map_user(svc.tenants, store, keys, team=TEAM, user=user, tenant=tenant, role=role)

@@ -141,6 +141,15 @@ def test_the_gateways_own_limits_answer_as_an_ephemeral_message(rig: SlackRig) -
     assert wait_for(lambda: [r for r in handled(rig, thread) if r["payload"]["outcome"] == "budget_exhausted"])
 
 
+def test_the_gateways_rate_limit_answers_as_an_ephemeral_message(rig: SlackRig) -> None:
+    first = rig.mention("C0ONE", "U0ONE", "DNS lookups fail from h1, where do I start?")
+    wait_for(lambda: [r for r in handled(rig, first) if r["payload"]["outcome"] != "started"])
+    second = rig.mention("C0ONE", "U0ONE", "The BGP session from r1 to r3 is flapping, what should I check?")
+    (note,) = wait_for(lambda: [e for e in rig.slack.calls("chat.postEphemeral") if e.args["user"] == "U0ONE"])
+    assert "rate_limited" in note.args["text"] and not replies(rig, second), note.args["text"]
+    assert wait_for(lambda: [r for r in handled(rig, second) if r["payload"]["outcome"] == "rate_limited"])
+
+
 def test_slacks_429_retry_after_is_honoured(rig: SlackRig) -> None:
     rig.slack.throttle("chat.postMessage", times=1, retry_after=1)
     response = rig.command("C0DEMO", "U0ADMIN", "incident start rate limited card")

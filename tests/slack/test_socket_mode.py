@@ -4,6 +4,10 @@ work done after, and a redelivered envelope handled once."""
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -62,3 +66,39 @@ def test_socket_mode_slash_command(rig: SlackRig, socket_bot: SocketMode) -> Non
             if c.args["user"] == "U0APPR2" and "Runbooks for" in c.text()
         ]
     )
+
+
+def test_netops_slack_run_starts_the_bot_and_ctrl_c_stops_it(rig: SlackRig) -> None:
+    """The start path a NOC uses: `netops slack run` (Socket Mode) beside a running gateway, from settings only."""
+    env = {
+        **os.environ,
+        "NETOPS_DATA_DIR": str(rig.svc.settings.data_dir),  # the same store: channel and user mappings, keys file
+        "NETOPS_SLACK__MODE": "socket",
+        "NETOPS_SLACK__BOT_TOKEN": "xoxb-test",
+        "NETOPS_SLACK__APP_TOKEN": "xapp-run-test",
+        "NETOPS_SLACK__API_URL": f"{rig.slack_url}/api/",
+        "NETOPS_SLACK__GATEWAY_URL": rig.url,
+    }
+    before = rig.slack.connected()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gateway", "slack", "run"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        wait_for(lambda: rig.slack.connected() > before, timeout=60)
+        envelope = rig.slack.send_envelope("slash_commands", slash_command(TEAM, "C0DEMO", "U0USER", "search dns"))
+        wait_for(lambda: envelope in rig.slack.acks, timeout=10)
+        wait_for(
+            lambda: [
+                c for c in rig.slack.calls("chat.postEphemeral") if c.args["user"] == "U0USER" and "dns" in c.text()
+            ]
+        )
+    finally:
+        proc.send_signal(signal.SIGINT)
+        output, _ = proc.communicate(timeout=30)
+    assert "Slack bot: Socket Mode, gateway " + rig.url in output
+    assert proc.returncode == 0, output[-2000:]
+    assert "xoxb-test" not in output and "xapp-run-test" not in output
