@@ -18,7 +18,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from routing import Deployment, ModelRequest, StreamEnd, TextDelta
 from tests.conftest import Gateway, TenantGateway, one_tenant_gateway
-from tests.gateway.ui_support import ask, chromium, connect, shot
+from tests.gateway.ui_support import ask, connect, shot
 
 ANSWER_TIMEOUT = 60_000
 FENCED = ["Check the ", "<da", 'ta source="r1">BGP state', "</da", "ta> first.\n<DATA>", "Then</data > the logs."]
@@ -45,20 +45,6 @@ class ScriptedModel:
 def scripted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TenantGateway]:
     with one_tenant_gateway(tmp_path_factory.mktemp("ui"), "http://127.0.0.1:9/v1", ScriptedModel()) as gw:
         yield gw
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as browser:
-        yield browser
-
-
-@pytest.fixture
-def page(browser: Browser, gateway: Gateway) -> Iterator[Page]:
-    page = browser.new_page(viewport={"width": 1400, "height": 900})
-    page.goto(gateway.url + "/")
-    yield page
-    page.close()
 
 
 @pytest.fixture
@@ -132,6 +118,8 @@ def test_a_conversation_survives_a_reload_and_is_listed(scripted_page: Page) -> 
     page = scripted_page
     ask(page, "r1 lost its BGP session to r3")
     expect(page.locator("#log li.assistant .text")).to_contain_text("You said", timeout=ANSWER_TIMEOUT)
+    # kept once the answer has ended (the sidebar lists it then): only then reload
+    expect(page.locator("#conversations .open")).to_have_text(["r1 lost its BGP session to r3"], timeout=15_000)
     page.reload()
     expect(page.locator("#status")).to_have_text("connected")  # the key is still in this tab's sessionStorage
     expect(page.locator("#conversations .open")).to_have_text(["r1 lost its BGP session to r3"])

@@ -3,29 +3,12 @@ the device strip, and the inventory and runbook-section endpoints they read, sco
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
-import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
 from tests.conftest import Gateway
-from tests.gateway.ui_support import chromium, connect, shot
+from tests.gateway.ui_support import connect, shot
 from tools import Plan
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as browser:
-        yield browser
-
-
-@pytest.fixture
-def page(browser: Browser, gateway: Gateway) -> Iterator[Page]:
-    page = browser.new_page(viewport={"width": 1400, "height": 900})
-    page.goto(gateway.url + "/")
-    yield page
-    page.close()
 
 
 def test_pending_actions_need_another_approvers_key(page: Page, gateway: Gateway) -> None:
