@@ -91,6 +91,8 @@ class RetrievalSettings(_Strict):
     embed_threads: int | None = Field(1, ge=1)  # torch threads for MiniLM; None: torch default
     eval_set: Path | None = _REPO_ROOT.parent / "shared" / "data" / "evals" / "alert-to-runbook.jsonl"
     gate_tolerance: float = Field(0.02, ge=0.0, le=1.0)
+    gate_floor: float = Field(0.5, ge=0.0, le=1.0)  # recall@5 a first version must reach (nothing live to compare)
+    gate_coverage: float = Field(0.9, ge=0.0, le=1.0)  # share of eval cases whose runbook must be in the index
 
 
 class PromptSettings(_Strict):

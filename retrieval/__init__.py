@@ -4,6 +4,7 @@ from retrieval.backend import ENGINES, VectorStore, open_store
 from retrieval.documents import SENSITIVITY, Chunk, Corpus, Rejected, chunk_markdown, load_chunks, scan
 from retrieval.embedder import Embedder, LazyEmbedder, MiniLMEmbedder
 from retrieval.errors import (
+    EvalSetMismatch,
     IndexUnavailable,
     InvalidQuery,
     NothingToRollBack,
@@ -24,6 +25,7 @@ __all__ = [
     "Embedder",
     "EvalCase",
     "EvalGate",
+    "EvalSetMismatch",
     "GateReport",
     "Hit",
     "IndexStatus",

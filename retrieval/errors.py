@@ -4,6 +4,7 @@ RetrievalError
  +-- IndexUnavailable   no index has been built or promoted, or the store cannot be reached
  +-- UnknownVersion     the named index version does not exist (or is an incomplete build)
  +-- PromoteRefused     the candidate failed the retrieval eval gate, or is already live
+ |    +-- EvalSetMismatch  the gate's eval set is not about this index (its runbooks are not in it)
  +-- NothingToRollBack  there is no earlier promoted version to return to
  +-- InvalidQuery       an empty query, an unknown retrieval mode or sensitivity level
 """
@@ -11,6 +12,7 @@ RetrievalError
 from __future__ import annotations
 
 __all__ = [
+    "EvalSetMismatch",
     "IndexUnavailable",
     "InvalidQuery",
     "NothingToRollBack",
@@ -46,6 +48,12 @@ class PromoteRefused(RetrievalError):
     """The promote did not happen; `detail` says which gate metric regressed."""
 
     code = "promote_refused"
+
+
+class EvalSetMismatch(PromoteRefused):
+    """The eval set's expected runbooks are not documents of the candidate: its scores would judge nothing."""
+
+    code = "eval_set_mismatch"
 
 
 class NothingToRollBack(RetrievalError):

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from retrieval.errors import EvalSetMismatch
+
 if TYPE_CHECKING:
     from retrieval.index import RunbookIndex
 
@@ -111,16 +113,36 @@ def evaluate(
 
 @dataclass(frozen=True)
 class EvalGate:
-    """Refuses a candidate whose recall@5 or MRR@10 falls more than `tolerance` below the live version's."""
+    """Refuses a candidate whose recall@5 or MRR@10 falls more than `tolerance` below the live version's.
+
+    It also refuses to judge with an eval set that is not about this index: when fewer than `coverage` of the
+    cases' expected runbooks are documents of the candidate, the scores say nothing about it (a gate over
+    another corpus once passed a version at recall@5 0.000). A first version, with nothing live to compare
+    against, must reach `floor` recall@5 on its own.
+    """
 
     cases: Sequence[EvalCase]
     tolerance: float = 0.02
     mode: str | None = None
+    floor: float = 0.5
+    coverage: float = 0.9
 
     def check(self, index: RunbookIndex, *, candidate: str, baseline: str | None) -> GateReport:
+        if not self.cases:
+            raise EvalSetMismatch("the retrieval eval set is empty; a gate needs cases about this index")
+        documents = index.manifest(candidate).documents
+        missing = sorted({c.expected for c in self.cases if c.expected not in documents})
+        covered = sum(1 for c in self.cases if c.expected in documents) / len(self.cases)
+        if covered < self.coverage:
+            raise EvalSetMismatch(
+                f"the eval set does not belong to {candidate}: {len(missing)} of its expected runbooks are not in it "
+                f"(e.g. {', '.join(missing[:3])}); point retrieval.eval_set at cases for this corpus"
+            )
         new = evaluate(index, self.cases, mode=self.mode, version=candidate)
-        if baseline is None or not self.cases:
-            return GateReport(True, new, None, ())
+        if baseline is None:
+            low = new.recall_at_5 < self.floor
+            failures = (f"recall@5 {new.recall_at_5:.3f} < floor {self.floor}",) if low else ()
+            return GateReport(not failures, new, None, failures)
         old = evaluate(index, self.cases, mode=self.mode, version=baseline)
         failures = tuple(
             f"{metric} {getattr(new, metric):.3f} < {getattr(old, metric):.3f} - {self.tolerance} ({baseline})"

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 __all__ = ["MODES", "Hit", "IndexStatus", "Retriever", "RunbookIndex", "VersionInfo"]
 
 MODES = ("hybrid", "dense", "lexical")
+GROUP_DEPTH = 4  # chunks fetched per document wanted; a runbook rarely has more than a few matching sections
 Progress = Callable[[str, int, int], None]
 
 
@@ -133,7 +134,8 @@ class RunbookIndex:
         mode: str | None = None,
         version: str | None = None,
     ) -> list[Hit]:
-        """The `top_k` best chunks `tenant` may see, from the live version (or `version`)."""
+        """The `top_k` best documents `tenant` may see, from the live version (or `version`), each as its best
+        chunk: five hits are five runbooks, not five sections of one."""
         if clearance not in SENSITIVITY:
             raise InvalidQuery(f"unknown sensitivity clearance {clearance!r}")
         if not query.strip():
@@ -151,9 +153,15 @@ class RunbookIndex:
             mode, sparse = "dense", None
         dense = self._embedder.embed([query])[0] if mode != "lexical" else None
         scope = Scope(tenant, SENSITIVITY[: SENSITIVITY.index(clearance) + 1])
-        found = self._store.search(collection, Query(mode, dense, sparse, depth=max(30, top_k * 3)), scope, top_k=top_k)
+        wanted = top_k * GROUP_DEPTH  # chunks fetched to fill `top_k` distinct documents
+        found = self._store.search(collection, Query(mode, dense, sparse, depth=max(30, wanted)), scope, top_k=wanted)
         found.sort(key=lambda f: (-f[0], str(f[1]["path"]), str(f[1]["heading"]), str(f[1]["text"])))  # stable ties
-        return [Hit(str(p["path"]), str(p["heading"]), str(p["text"]), score, collection) for score, p in found]
+        best: dict[str, Hit] = {}
+        for score, p in found:  # grouped by document: its best chunk stands for it
+            path = str(p["path"])
+            if path not in best:
+                best[path] = Hit(path, str(p["heading"]), str(p["text"]), score, collection)
+        return list(best.values())[:top_k]
 
     # -- writing -------------------------------------------------------------------------------------------
 

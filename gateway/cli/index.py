@@ -155,7 +155,8 @@ def _promote(settings: Settings, runbooks: RunbookIndex, version: str, *, force:
     eval_set = settings.retrieval.eval_set
     gate = None
     if not force and eval_set is not None and eval_set.is_file():
-        gate = EvalGate(load_cases(eval_set), tolerance=settings.retrieval.gate_tolerance)
+        r = settings.retrieval
+        gate = EvalGate(load_cases(eval_set), tolerance=r.gate_tolerance, floor=r.gate_floor, coverage=r.gate_coverage)
     report = call(lambda: runbooks.promote(version, gate=gate))
     click.echo(f"promoted {runbooks.live()}: {report.summary() if report else 'gate skipped (--force or no eval set)'}")
 

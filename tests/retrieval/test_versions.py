@@ -12,6 +12,7 @@ import pytest
 from retrieval import (
     EvalCase,
     EvalGate,
+    EvalSetMismatch,
     IndexUnavailable,
     MiniLMEmbedder,
     NothingToRollBack,
@@ -69,12 +70,29 @@ def test_answers_cite_path_heading_and_version(index: RunbookIndex, tmp_path: Pa
 def test_a_failing_eval_gate_refuses_promote(index: RunbookIndex, tmp_path: Path) -> None:
     good = _build(index, write_runbooks(tmp_path / "good" / "runbooks", RUNBOOKS))
     index.promote(good, gate=GATE)
-    broken = {k: v for k, v in RUNBOOKS.items() if k not in {"bgp.md", "ospf.md"}}
+    gutted = "# Notes\n\n## Misc\n\nNothing here yet.\n"
+    broken = {k: gutted if k in {"bgp.md", "ospf.md"} else v for k, v in RUNBOOKS.items()}
     worse = _build(index, write_runbooks(tmp_path / "bad" / "runbooks", broken))
-    with pytest.raises(PromoteRefused, match="recall_at_5"):
+    with pytest.raises(PromoteRefused, match=r"recall_at_5|mrr_at_10"):
         index.promote(worse, gate=GATE)
     assert index.live() == good
     assert index.search("acme", "BGP hold timer expired", 1)[0].path == "runbooks/bgp.md"
+
+
+def test_the_gate_refuses_an_eval_set_about_another_corpus(index: RunbookIndex, tmp_path: Path) -> None:
+    version = _build(index, write_runbooks(tmp_path / "runbooks", RUNBOOKS))
+    foreign = EvalGate([EvalCase("pod crash looping", "runbooks/kubernetes/KubePodCrashLooping.md")])
+    with pytest.raises(EvalSetMismatch, match="does not belong"):
+        index.promote(version, gate=foreign)
+    assert index.live() is None
+
+
+def test_a_first_version_must_reach_the_floor(index: RunbookIndex, tmp_path: Path) -> None:
+    unrelated = {name: f"# Page {i}\n\n## Text\n\nLorem ipsum {i}.\n" for i, name in enumerate(RUNBOOKS)}
+    version = _build(index, write_runbooks(tmp_path / "runbooks", unrelated))
+    with pytest.raises(PromoteRefused, match="floor"):
+        index.promote(version, gate=EvalGate(GATE.cases, mode="lexical", floor=0.5))
+    assert index.live() is None
 
 
 def test_rollback_restores_the_previous_answers(index: RunbookIndex, tmp_path: Path) -> None:
@@ -151,3 +169,15 @@ def test_a_promote_in_another_process_is_seen_by_a_running_reader(embedder: Mini
     subprocess.run([sys.executable, "-c", code, str(tmp_path), two], check=True, timeout=120)
     assert index.search("acme", "BGP hold timer", 1)[0].index_version == two
     store.close()
+
+
+def test_hits_are_distinct_documents_each_by_its_best_chunk(index: RunbookIndex, tmp_path: Path) -> None:
+    long_bgp = RUNBOOKS["bgp.md"] + "".join(
+        f"\n## BGP step {i}\n\nCheck the BGP neighbor hold timer and BGP session state, part {i}.\n" for i in range(6)
+    )
+    version = _build(index, write_runbooks(tmp_path / "runbooks", {**RUNBOOKS, "bgp.md": long_bgp}))
+    index.promote(version, gate=None)
+    for mode in ("dense", "lexical", "hybrid"):
+        hits = index.search("acme", "BGP neighbor hold timer session", 4, mode=mode)
+        assert hits[0].path == "runbooks/bgp.md"
+        assert len({h.path for h in hits}) == len(hits) >= 2
