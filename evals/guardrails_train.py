@@ -4,19 +4,37 @@ and the shared data folder, in a fixed order (so `netops guard train` is reprodu
 Attacks: authored injection/jailbreak phrasings (`injection_train.txt`) and the BIPIA text-attack
 train split. Benign: authored NOC prompts (`noc_benign_train.txt`), runbook sentences (even-numbered
 runbook files; odd-numbered ones are held out for the context false-positive rate) and config lines.
+The input head also learns from the *dev* split of the independent public sets in `evals/data/injection/`
+(jailbreaks in the wild, DAN, PromptInject; alert texts and ordinary sentences); their *test* split is never
+trained on, and is the figure quoted.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from evals.guardrails_data import LabelledText, load_bipia, load_lines, load_secret_lines
 from guardrails.normalize import normalize, segments
 
-__all__ = ["RUNBOOK_DIRS", "runbook_segments", "train_and_save", "training_examples"]
+__all__ = ["RUNBOOK_DIRS", "independent_injection", "runbook_segments", "train_and_save", "training_examples"]
 
 _ROOT = Path(__file__).resolve().parents[1]
 RUNBOOK_DIRS = (_ROOT / "infra" / "demo" / "runbooks", _ROOT.parent / "shared" / "data" / "runbooks")
+INDEPENDENT = _ROOT / "evals" / "data" / "injection"
+
+
+def independent_injection(split: str) -> list[LabelledText]:
+    """One split (`dev` or `test`) of the independent injection sets: attacks first, then benign texts."""
+    out: list[LabelledText] = []
+    for name, attack in (("attacks.jsonl", True), ("benign.jsonl", False)):
+        for line in (INDEPENDENT / name).read_text(encoding="utf-8").split("\n"):  # not splitlines: U+2028 is text
+            if not line:
+                continue
+            row = json.loads(line)
+            if row["split"] == split:
+                out.append(LabelledText(row["text"], attack, row["source"]))
+    return out
 
 
 def runbook_segments(*, held_out: bool) -> list[LabelledText]:
@@ -42,7 +60,7 @@ def training_examples(head: str) -> list[LabelledText]:
     config = [LabelledText(row.text, False, "config") for row in load_secret_lines() if "\n" not in row.text]
     benign = runbook_segments(held_out=False) + config
     if head == "input":
-        return attacks + benign + load_lines("noc_benign_train.txt", attack=False)
+        return attacks + benign + load_lines("noc_benign_train.txt", attack=False) + independent_injection("dev")
     return attacks + load_bipia("text_attack_train") + load_lines("context_attack_train.txt", attack=True) + benign
 
 

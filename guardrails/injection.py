@@ -59,6 +59,13 @@ RULES: dict[str, re.Pattern[str]] = {
         r"<SECRET:[^>]*>[^.\n]{0,20}\b(?:value|print|reveal)|"
         r"\b(?:filters?|guardrails?|safety checks?|restrictions) (?:are |is |were )?(?:off|disabled|removed|lifted)\b"
     ),
+    "ignore-instructions-translated": _rx(  # the same instruction in the languages NOC teams most often write
+        r"\b(?:olvida|ignora|omite|oublie[zs]?|ignorez|vergiss|ignorier(?:e|en)?|dimentica|esque[çc]a|"
+        r"felejtsd el|hagyd figyelmen k[íi]v[üu]l|vergeet|negeer|zapomnij|zignoruj)\b[^.\n]{0,40}"
+        r"\b(?:instrucciones|reglas|instructions|r[èe]gles|consignes|anweisungen|regeln|instruktionen|vorgaben|"
+        r"istruzioni|regole|instru[çc][õo]es|regras|utas[íi]t[áa]s\w*|szab[áa]ly\w*|instructies|regels|"
+        r"instrukcje|polecenia|zasady)\b"
+    ),
     "pwned": _rx(r"\b(?:i have been pwned|hacked|pwned|compromised)\b['\"]? (?:and nothing else|ten times|\d+ times)|"
                  r"\bsay ['\"]?(?:i have been )?pwned"),
 }  # fmt: skip
