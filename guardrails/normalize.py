@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+import string
 import unicodedata
 
 __all__ = ["decoded_payloads", "deleet", "normalize", "segments"]
@@ -31,6 +32,45 @@ _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t
 _SPACED = re.compile(r"\b(?:\w ){3,}\w\b")
 _B64 = re.compile(r"(?<![A-Za-z0-9+/=])[A-Za-z0-9+/]{16,}={0,2}(?![A-Za-z0-9+/=])")
 _HEX = re.compile(r"\b(?:[0-9a-fA-F]{2}){8,}\b")
+_WORDS = re.compile(r"[a-z]+")
+# Words common in English (and in instructions to a model): rot13 text that gains several of them was English.
+_COMMON = frozenset(
+    {
+        "the",
+        "and",
+        "you",
+        "your",
+        "to",
+        "of",
+        "all",
+        "is",
+        "are",
+        "be",
+        "not",
+        "now",
+        "any",
+        "from",
+        "with",
+        "this",
+        "that",
+        "previous",
+        "instructions",
+        "ignore",
+        "rules",
+        "print",
+        "show",
+        "reveal",
+        "tell",
+        "me",
+        "system",
+        "prompt",
+        "password",
+        "secret",
+    }
+)
+_LOW, _UP = string.ascii_lowercase, string.ascii_uppercase
+_ROT13 = str.maketrans(_LOW + _UP, _LOW[13:] + _LOW[:13] + _UP[13:] + _UP[:13])
+_ROT13_MARKERS = ("gur ", "naq ", "lbh", "vafgehpgvba", "cerivbhf", "vtaber", "cnffjbeq", "frperg")
 _SPLIT = re.compile(r"(?<=[.!?;:])\s+|\n+|\s{3,}")
 
 
@@ -61,7 +101,8 @@ def _printable(raw: bytes) -> str | None:
 
 
 def decoded_payloads(text: str) -> list[str]:
-    """Readable text hidden in Unicode tag characters, or in base64 or hex runs (only runs that decode to words)."""
+    """Readable text hidden in Unicode tag characters, in base64 or hex runs (only runs that decode to words), or
+    in rot13 (only when the rotated text reads as English and the text itself does not)."""
     smuggled = "".join(chr(ord(ch) - 0xE0000) for ch in text if "\U000e0020" <= ch <= "\U000e007e")
     found: list[str] = [smuggled] if smuggled.strip() else []
     for match in _B64.finditer(text):
@@ -75,7 +116,20 @@ def decoded_payloads(text: str) -> list[str]:
     for match in _HEX.finditer(text):
         if (decoded := _printable(bytes.fromhex(match.group(0)))) is not None:
             found.append(decoded)
+    if (rotated := _rot13(text)) is not None:
+        found.append(rotated)
     return found
+
+
+def _rot13(text: str) -> str | None:
+    """The rot13 reading of `text`, when it reads as English far better than the text itself does."""
+    lower = text.lower()
+    if not any(marker in lower for marker in _ROT13_MARKERS):  # cheap: most text never gets past here
+        return None
+    rotated = text.translate(_ROT13)
+    gained = sum(w in _COMMON for w in _WORDS.findall(rotated.lower()))
+    had = sum(w in _COMMON for w in _WORDS.findall(lower))
+    return rotated if gained >= 3 and gained > 2 * had else None
 
 
 def segments(text: str, *, max_chars: int = 400) -> list[str]:
