@@ -30,6 +30,7 @@ SENSITIVITY = ("public", "internal", "confidential", "restricted")
 SIDECAR = ".meta.yaml"
 _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 _FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.DOTALL)
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _TENANT = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 Progress = Callable[[int, int, str], None]
@@ -46,11 +47,14 @@ class Chunk:
     sensitivity: str = "public"
     tags: tuple[str, ...] = field(default_factory=tuple)
     owner: str = ""
+    title: str = ""  # the document's readable title ("Kube Pod Not Ready"), weighted into every chunk
 
     @property
     def embed_text(self) -> str:
-        """What is embedded and indexed lexically: the heading path, then the text."""
-        return f"{self.heading}\n{self.text}"
+        """What is embedded and indexed lexically: the document title, the heading path, then the text. The title
+        makes every section of a runbook about its subject (a "Mitigation" section alone says little)."""
+        lead = f"{self.title} | {self.heading}" if self.title and self.title != self.heading else self.heading
+        return f"{lead}\n{self.text}"
 
     @property
     def content_key(self) -> str:
@@ -134,9 +138,18 @@ def chunk_markdown(text: str, path: str, *, max_chars: int, meta: dict[str, obje
     raw_tags = info.get("tags") or []
     tags = tuple(str(t) for t in raw_tags) if isinstance(raw_tags, list) else (str(raw_tags),)
     owner = str(info.get("owner", ""))
+    title = _title(info, body, path)
     for heading, section in _sections(body, str(info.get("title", Path(path).stem))):
         for piece in _split(section, max_chars):
-            yield Chunk(path, heading, piece, tenant, sensitivity, tags, owner)
+            yield Chunk(path, heading, piece, tenant, sensitivity, tags, owner, title)
+
+
+def _title(info: dict[str, object], body: str, path: str) -> str:
+    """A readable title: the front matter's, else the first heading's, else the file name's, with CamelCase
+    and dashes opened into words (`KubePodNotReady` -> `Kube Pod Not Ready`)."""
+    first = next((m.group(2) for line in body.splitlines() if (m := _HEADING.match(line))), None)
+    raw = str(info.get("title") or first or Path(path).stem)
+    return " ".join(_CAMEL.sub(" ", raw).replace("_", " ").replace("-", " ").split())
 
 
 def _files(source: Path) -> list[Path]:

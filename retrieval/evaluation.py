@@ -141,8 +141,8 @@ class EvalGate:
         new = evaluate(index, self.cases, mode=self.mode, version=candidate)
         if baseline is None:
             low = new.recall_at_5 < self.floor
-            failures = (f"recall@5 {new.recall_at_5:.3f} < floor {self.floor}",) if low else ()
-            return GateReport(not failures, new, None, failures)
+            floor: tuple[str, ...] = (f"recall@5 {new.recall_at_5:.3f} < floor {self.floor}",) if low else ()
+            return GateReport(not floor, new, None, floor)
         old = evaluate(index, self.cases, mode=self.mode, version=baseline)
         failures = tuple(
             f"{metric} {getattr(new, metric):.3f} < {getattr(old, metric):.3f} - {self.tolerance} ({baseline})"

@@ -41,3 +41,12 @@ def test_long_sections_are_split_under_the_limit() -> None:
 
 def test_hidden_index_pages_are_skipped() -> None:
     assert list(chunk_markdown("---\nbookHidden: true\n---\n# x\n", "x/_index.md", max_chars=400)) == []
+
+
+def test_every_chunk_carries_the_documents_readable_title() -> None:
+    text = "# KubePodNotReady\n\n## Mitigation\n\nRestart the deployment.\n"
+    chunks = list(chunk_markdown(text, "runbooks/KubePodNotReady.md", max_chars=1200))
+    assert [c.heading for c in chunks] == ["KubePodNotReady > Mitigation"]
+    assert chunks[0].embed_text.startswith("Kube Pod Not Ready | KubePodNotReady > Mitigation\n")
+    titled = list(chunk_markdown("---\ntitle: BGP session down\n---\nSome text.\n", "runbooks/bgp.md", max_chars=1200))
+    assert titled[0].embed_text == "BGP session down\nSome text."
