@@ -12,6 +12,7 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from collections.abc import Sequence
@@ -24,7 +25,7 @@ from retrieval.errors import EvalSetMismatch
 if TYPE_CHECKING:
     from retrieval.index import RunbookIndex
 
-__all__ = ["EvalCase", "EvalGate", "GateReport", "Scores", "evaluate", "load_cases"]
+__all__ = ["ALERT_FIELDS", "SPLITS", "EvalCase", "EvalGate", "GateReport", "Scores", "evaluate", "load_cases"]
 
 GATE_METRICS = ("recall_at_5", "mrr_at_10")
 
@@ -74,16 +75,29 @@ class GateReport:
         return f"passed (recall@5 {c.recall_at_5:.3f}, mrr@10 {c.mrr_at_10:.3f} over {c.cases} cases)"
 
 
-def load_cases(path: Path) -> list[EvalCase]:
-    """Cases from a JSONL file of `{alert, summary, description, runbook}` (or `{query, runbook}`)."""
+ALERT_FIELDS = ("alert", "summary", "description")
+SPLITS = ("all", "dev", "test")
+
+
+def load_cases(path: Path, *, fields: Sequence[str] = ALERT_FIELDS, split: str = "all") -> list[EvalCase]:
+    """Cases from a JSONL file of `{alert, summary, description, runbook}` (or `{query, runbook}`).
+
+    `fields` picks what the query is made of (`("description",)` is the hard form: no alert name to match a
+    file name); a row without any of them falls back to all of them. `split` keeps the `dev` or `test` half, by
+    a stable hash of the row's alert name (or query): tune on `dev`, quote `test`.
+    """
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; use one of {', '.join(SPLITS)}")
     cases: list[EvalCase] = []
     for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            row = json.loads(line)
-            query = row.get("query") or " ".join(
-                str(row.get(k, "")) for k in ("alert", "summary", "description") if row.get(k)
-            )
-            cases.append(EvalCase(query, str(row["runbook"])))
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        key = str(row.get("alert") or row.get("query"))
+        if split != "all" and ("test" if int(hashlib.sha256(key.encode()).hexdigest(), 16) % 2 else "dev") != split:
+            continue
+        parts = [str(row[k]) for k in fields if row.get(k)] or [str(row[k]) for k in ALERT_FIELDS if row.get(k)]
+        cases.append(EvalCase(row.get("query") or " ".join(parts), str(row["runbook"])))
     return cases
 
 
