@@ -8,13 +8,20 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import Engine
 
+from gateway.app import create_app
 from gateway.db import open_engine
-from tests.support import free_port
+from gateway.demo import build_index, ensure_demo_key
+from gateway.services import Services
+from gateway.settings import RetrievalSettings, Settings, ToolSettings
+from tests.conftest import ModelEndpoint, gateway_settings
+from tests.support import ThreadedServer, free_port
 from tools import Toolbox
 from tools.commands import Command
 from tools.devices import LocalFrrTransport, Transport
@@ -88,3 +95,41 @@ def box(lab: Lab, engine: Engine, transport: CountingTransport) -> Toolbox:
         lab_ssh_port=lab.ssh_port,
         transports=transports,
     )
+
+
+@dataclass
+class ToolGateway:
+    url: str
+    svc: Services
+    settings: Settings
+    admin: str
+    approver: str
+    user: str
+
+    def post(self, path: str, key: str, body: object = None) -> httpx.Response:
+        return httpx.post(f"{self.url}{path}", json=body, headers={"authorization": f"Bearer {key}"}, timeout=120)
+
+    def get(self, path: str, key: str) -> httpx.Response:
+        return httpx.get(f"{self.url}{path}", headers={"authorization": f"Bearer {key}"}, timeout=30)
+
+    def audit_kinds(self) -> list[str]:
+        """The tool and action records, oldest first (each request's final `request.*` record left out)."""
+        records = reversed(self.svc.audit.records(tenant="demo", limit=1000))
+        return [r["kind"] for r in records if not r["kind"].startswith("request.")]
+
+
+@pytest.fixture(scope="module")
+def gw(lab: Lab, model: ModelEndpoint, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ToolGateway]:
+    data = tmp_path_factory.mktemp("tools-gateway")
+    tools = ToolSettings(inventory_dir=INVENTORY, lab_dir=lab.root, lab_prefix=lab.prefix, lab_ssh_port=lab.ssh_port)
+    retrieval = RetrievalSettings(sources=[REPO / "infra" / "demo" / "runbooks"])
+    svc = Services.build(gateway_settings(data, model.url, tools=tools, retrieval=retrieval))
+    settings = svc.settings
+    build_index(svc, lambda _: None)
+    admin = ensure_demo_key(svc)
+    approver = svc.tenants.create_key("demo", label="approver", role="approver").plaintext
+    user = svc.tenants.create_key("demo", label="noc", role="user").plaintext
+    server = ThreadedServer(create_app(svc)).start()
+    yield ToolGateway(server.url, svc, settings, admin, approver, user)
+    server.stop()
+    svc.close()

@@ -5,62 +5,15 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import pytest
 from click.testing import CliRunner
 from sqlalchemy import text
 
-from gateway.app import create_app
 from gateway.cli import cli
-from gateway.demo import build_index, ensure_demo_key
-from gateway.services import Services
-from gateway.settings import RetrievalSettings, Settings, ToolSettings
-from tests.conftest import ModelEndpoint, gateway_settings
-from tests.support import ThreadedServer
-from tests.tools.conftest import INVENTORY, REPO
-from tools.lab import Faults, Lab
-
-
-@dataclass
-class ToolGateway:
-    url: str
-    svc: Services
-    settings: Settings
-    admin: str
-    approver: str
-    user: str
-
-    def post(self, path: str, key: str, body: object = None) -> httpx.Response:
-        return httpx.post(f"{self.url}{path}", json=body, headers={"authorization": f"Bearer {key}"}, timeout=120)
-
-    def get(self, path: str, key: str) -> httpx.Response:
-        return httpx.get(f"{self.url}{path}", headers={"authorization": f"Bearer {key}"}, timeout=30)
-
-    def audit_kinds(self) -> list[str]:
-        """The tool and action records, oldest first (each request's final `request.*` record left out)."""
-        records = reversed(self.svc.audit.records(tenant="demo", limit=1000))
-        return [r["kind"] for r in records if not r["kind"].startswith("request.")]
-
-
-@pytest.fixture(scope="module")
-def gw(lab: Lab, model: ModelEndpoint, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ToolGateway]:
-    data = tmp_path_factory.mktemp("tools-gateway")
-    tools = ToolSettings(inventory_dir=INVENTORY, lab_dir=lab.root, lab_prefix=lab.prefix, lab_ssh_port=lab.ssh_port)
-    retrieval = RetrievalSettings(sources=[REPO / "infra" / "demo" / "runbooks"])
-    svc = Services.build(gateway_settings(data, model.url, tools=tools, retrieval=retrieval))
-    settings = svc.settings
-    build_index(svc, lambda _: None)
-    admin = ensure_demo_key(svc)
-    approver = svc.tenants.create_key("demo", label="approver", role="approver").plaintext
-    user = svc.tenants.create_key("demo", label="noc", role="user").plaintext
-    server = ThreadedServer(create_app(svc)).start()
-    yield ToolGateway(server.url, svc, settings, admin, approver, user)
-    server.stop()
-    svc.close()
+from tests.tools.conftest import ToolGateway
+from tools.lab import Faults
 
 
 def test_a_forced_tool_call_runs_through_the_registry_and_is_audited(gw: ToolGateway) -> None:
