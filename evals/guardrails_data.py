@@ -12,16 +12,21 @@ from pathlib import Path
 
 __all__ = [
     "DATA_DIR",
+    "INDEPENDENT_DIR",
     "SHARED_DIR",
     "LabelledText",
     "SecretLine",
+    "load_benign_prose",
     "load_bipia",
+    "load_independent",
     "load_lines",
     "load_secret_lines",
 ]
 
 DATA_DIR = Path(__file__).resolve().parent / "data" / "guardrails"
 SHARED_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "guardrails"
+INDEPENDENT_DIR = DATA_DIR / "independent"
+_REPO = Path(__file__).resolve().parents[1]
 _MARK = re.compile(r"\{\{(.+?)\}\}", re.DOTALL)
 
 
@@ -54,6 +59,31 @@ def load_secret_lines(path: Path | None = None) -> list[SecretLine]:
         secrets = tuple(v.strip('"') for v in _MARK.findall(line))
         rows.append(SecretLine(family, _MARK.sub(lambda m: m.group(1), line), secrets))
     return rows
+
+
+def load_independent(split: str, path: Path | None = None) -> list[SecretLine]:
+    """The independent vendor-config set (`independent/lines.jsonl`, see its SOURCES.md), one split: dev or test.
+
+    The family of each line is its vendor platform; benign lines have no secrets.
+    """
+    rows: list[SecretLine] = []
+    with (path or INDEPENDENT_DIR / "lines.jsonl").open() as handle:
+        for raw in handle:
+            row = json.loads(raw)
+            if row["split"] == split:
+                rows.append(SecretLine(row["vendor"], row["text"], tuple(row["secrets"])))
+    return rows
+
+
+def load_benign_prose(shared: Path | None = None) -> list[str]:
+    """Non-empty lines of the runbooks (repo demo runbooks and the shared runbook corpus): prose with no secrets."""
+    roots = [_REPO / "infra" / "demo" / "runbooks", (shared or SHARED_DIR).parent / "runbooks"]
+    lines: list[str] = []
+    for root in roots:
+        for path in sorted(root.rglob("*")) if root.is_dir() else []:
+            if path.suffix in {".md", ".rst", ".txt"}:
+                lines += [ln for ln in path.read_text(errors="replace").splitlines() if ln.strip()]
+    return lines
 
 
 def load_lines(name: str, *, attack: bool) -> list[LabelledText]:

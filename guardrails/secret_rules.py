@@ -2,35 +2,25 @@
 
 Written from public vendor configuration syntax (Cisco IOS/IOS-XE/NX-OS/IOS-XR/ASA, Juniper Junos,
 Arista EOS, FortiOS, WireGuard, strongSwan) and common API-token formats. Only the `secret` group is
-replaced, so the surrounding config stays readable. Measured by `netops bench guardrails` on
-`evals/data/guardrails/secret_lines.tsv` (positives per family and close-looking benign lines).
+replaced, so the surrounding config stays readable. `RULES` is these, then the netconan/RANCID
+table (`guardrails.vendor_rules`), then API-token formats. Measured by `netops bench guardrails` on
+`evals/data/guardrails/secret_lines.tsv` and on the independent set in `evals/data/guardrails/independent/`.
 
 Left out: entropy-only detection of unlabelled tokens (false hits on interface names, hashes and serials).
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
+from guardrails.rulebase import KEYWORD_VALUE, NOT_SENTENCE, TYPES, SecretRule, rule
+from guardrails.vendor_rules import VENDOR_RULES
 
 __all__ = ["RULES", "SecretRule"]
 
 _TOKEN = r"(?:\"[^\"\n]+\"|[^\s\";{}]+)"  # noqa: S105 - a regex, not a password
 _V = rf"(?P<secret>{_TOKEN})"  # a secret value: one token, or a quoted string
-_ENC = r"(?:(?:\d{1,2}|sha512|md5|encrypted|clear|password|ENC)\s+)*"  # type / encoding words before a value
-
-
-@dataclass(frozen=True, slots=True)
-class SecretRule:
-    """One kind of secret and the pattern that finds its value (the `secret` group)."""
-
-    kind: str
-    pattern: re.Pattern[str]
-
-
-def _rule(kind: str, pattern: str, *, case: bool = False) -> SecretRule:
-    flags = re.MULTILINE if case else re.IGNORECASE | re.MULTILINE
-    return SecretRule(kind, re.compile(pattern, flags))
+_ENC = TYPES  # type / encoding words before a value
+_KV = KEYWORD_VALUE + NOT_SENTENCE
+_rule = rule
 
 
 def _not(*words: str) -> str:
@@ -46,13 +36,13 @@ _DEVICE_RULES: tuple[SecretRule, ...] = (
     _rule("snmp-community", rf"\bsnmp-server\s+host\b[^\n]*?\bcommunity\s+{_V}"),
     _rule(
         "snmp-community",
-        r"\bsnmp-server\s+host\s+\S+\s+(?:(?:traps|informs)\s+)?(?:version\s+(?:1|2c)\s+)?"
-        rf"(?P<secret>{_not('version', 'traps', 'informs', 'community', 'vrf', 'udp-port')}"
+        r"\bsnmp-server\s+host\s+(?![^\n]*\bcommunity\b)\S+\s+(?:(?:traps?|informs?)\s+)?(?:version\s+(?:1|2c)\s+)?(?:encrypted\s+)?"
+        rf"(?P<secret>{_not('version', 'traps?', 'informs?', 'community', 'vrf', 'udp-port', 'poll', 'encrypted')}"
         rf"(?!\d+\.\d+\.\d+\.\d+\b){_TOKEN})",
     ),
     _rule("snmp-community", rf"\bcommunity\s+{_V}(?=\s+(?:authorization|clients|view)\b|\s*\{{)"),
     # SNMPv3 auth / priv keys
-    _rule("snmp-v3-key", rf"\bauth\s+(?:md5|sha\d*(?:-\d+)?)\s+{_V}"),
+    _rule("snmp-v3-key", rf"\bauth\s+(?:md5|sha\d*(?:-\d+)?)\s+{_ENC}{_V}"),
     _rule("snmp-v3-key", rf"\bauth\s+\S+\s+\S+\s+priv\s+(?:(?:des|3des|aes(?:\s*\d+)?)\s+)?{_V}"),
     _rule("snmp-v3-key", rf"\b(?:authentication-password|privacy-password)\s+{_V}"),
     # local accounts and enable
@@ -60,18 +50,19 @@ _DEVICE_RULES: tuple[SecretRule, ...] = (
     _rule("password", rf"\busername\s+\S+\s+(?:[^\n]*?\s)?(?:secret|password)\s+{_ENC}{_V}"),
     _rule("password", rf"\b(?:encrypted-password|simple-password|plain-text-password-value)\s+{_V}"),
     _rule("password", rf"\baaa\s+root\s+secret\s+{_ENC}{_V}"),
+    _rule("password", rf"\bkey\s+config-key\s+(?:password-encrypt|1)\s+{_V}"),  # IOS master key
     # key chains, TACACS+/RADIUS
-    _rule("key-string", rf"\bkey-string\s+{_ENC}{_V}"),
+    _rule("key-string", rf"\bkey-string\s+{_ENC}{_KV}{_V}"),
     _rule(
         "tacacs-radius-key",
         rf"\b(?:tacacs-server|radius-server|tacplus-server|server-private)\b[^\n]*?\b(?:key|secret)\s+(?:\d\s+)?{_V}",
     ),
     _rule(
         "tacacs-radius-key",
-        rf"^\s*key\s+(?:[067]\s+)?(?P<secret>{_not('chain', 'config-key')}(?!\d+\s*$){_TOKEN})",
+        rf"^\s*key\s+(?![^\n]*\s:\s){_ENC}(?P<secret>{_not('chain', 'config-key')}(?!\d+\s*$){_TOKEN})",
     ),
     # routing-protocol authentication
-    _rule("bgp-password", rf"\bneighbor\s+\S+\s+password\s+(?:\d\s+)?{_V}"),
+    _rule("bgp-password", rf"\bneighbor\s+\S+\s+password\s+{_ENC}{_V}"),
     _rule("ospf-key", rf"\bmessage-digest-key\s+\d+\s+(?:md5|sha\d*)\s+{_ENC}{_V}"),
     _rule("auth-key", rf"\bauthentication-key\s+(?!\d+\s+(?:md5|sha|type|hmac|cmac)){_ENC}{_V}"),
     _rule("auth-key", rf"\bauthentication\s+key\s+(?:\d\s+)?{_V}"),
@@ -88,14 +79,14 @@ _DEVICE_RULES: tuple[SecretRule, ...] = (
     ),
     _rule(
         "ntp-key",
-        rf"\bauthentication-key\s+\d+\s+(?:md5|sha1|sha256|hmac-sha\S*|cmac-aes\S*)\s+(?:\d\s+)?{_V}",
+        rf"\bauthentication-key\s+\d+\s+(?:md5|sha1|sha256|hmac-sha\S*|cmac-aes\S*)\s+{_ENC}{_V}",
     ),
     _rule("ntp-key", rf"\bauthentication-key\s+\d+\s+type\s+\S+\s+value\s+{_V}"),
     # IKE / IPsec / wireless pre-shared keys
     _rule("ike-psk", rf"\bcrypto\s+isakmp\s+key\s+(?:\d\s+)?{_V}"),
     _rule(
         "ike-psk",
-        r"\bpre-shared-key\s+(?:(?:local|remote|ascii-text|hexadecimal)\s+)?(?:\d\s+)?"
+        r"\bpre-shared-key\s+(?:(?:local|remote)\s+)?(?:(?:ascii-text|hexadecimal|hex|\d)\s+)?"
         rf"(?P<secret>{_not('address', 'hostname')}{_TOKEN})",
     ),
     _rule("ike-psk", rf"\bpre-shared-key\s+(?:address|hostname)\s+\S+(?:\s+\S+)?\s+key\s+(?:\d\s+)?{_V}"),
@@ -108,11 +99,11 @@ _DEVICE_RULES: tuple[SecretRule, ...] = (
         rf"private-key|ppk-secret)\s+(?:\d+\s+)?(?:ENC\s+)?{_V}",
     ),
     # generic "password|secret <type> value" lines: after the specific rules, which win on equal spans
-    _rule("password", rf"^\s*(?:password|secret|passwd)\s+{_ENC}{_V}"),
+    _rule("password", rf"^\s*(?:password|secret|passwd)\s+{_ENC}{_KV}{_V}"),
     _rule("password", rf"(?<![\w-])(?:password|secret)\s+(?:\d{{1,2}}|encrypted|sha512)\s+{_V}"),
     # Juniper $9$ and crypt(3) hashes wherever they appear
-    _rule("juniper-secret", r"(?P<secret>\$9\$[^\s\";]+)", case=True),
-    _rule("crypt-hash", r"(?P<secret>\$(?:1|5|6|8|14)\$[^\s\";]+)", case=True),
+    _rule("juniper-secret", r"(?P<secret>\$9\$[^\s\";<]+)", case=True),
+    _rule("crypt-hash", r"(?P<secret>\$(?:1|5|6|8|14)\$[^\s\";<]+)", case=True),
     _rule(
         "wireguard-key",
         r"\b(?:PrivateKey|PresharedKey|private-key|preshared-key)\s*=\s*(?P<secret>[A-Za-z0-9+/]{42,43}=)",
@@ -123,7 +114,7 @@ _TOKEN_RULES: tuple[SecretRule, ...] = (
     _rule("api-token", rf"\bAuthorization:\s*(?:Token|Bearer|Basic)\s+{_V}"),
     _rule(
         "api-token",
-        rf"\b[\w.-]*(?:token|password|passwd|secret|api[_-]?key|access[_-]?key)[\w-]*\"?\s*[:=]\s*{_V}",
+        rf"\b[\w.-]*(?:token(?!s\b)|password|passwd|secret|api[_-]?key|access[_-]?key)[\w-]*\"?\s*[:=]\s*{_V}",
     ),
     _rule("api-token", r"(?P<secret>\b(?:AKIA|ASIA)[0-9A-Z]{16}\b)", case=True),
     _rule("api-token", r"(?P<secret>\b(?:ghp|gho|ghs|ghu|ghr)_[A-Za-z0-9]{30,}|\bgithub_pat_\w{30,})", case=True),
@@ -135,4 +126,4 @@ _TOKEN_RULES: tuple[SecretRule, ...] = (
     _rule("api-token", r"(?P<secret>\beyJ[\w-]{8,}\.[\w-]{8,}\.[\w-]{8,})", case=True),
 )
 
-RULES: tuple[SecretRule, ...] = _DEVICE_RULES + _TOKEN_RULES
+RULES: tuple[SecretRule, ...] = _DEVICE_RULES + VENDOR_RULES + _TOKEN_RULES
