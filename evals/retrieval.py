@@ -56,7 +56,8 @@ def run_eval(
 def format_table(report: dict[str, Any]) -> str:
     """A Markdown table of the report."""
     lines = [
-        f"index {report['index_version']}, {next(iter(report['modes'].values()))['cases']} cases",
+        f"index {report['index_version']}, {next(iter(report['modes'].values()))['cases']} cases"
+        + (f" (split {report['split']}, query from {report['fields']})" if "split" in report else ""),
         "",
         "| mode | recall@1 | recall@5 | MRR@10 | nDCG@10 | ms/query |",
         "|---|---|---|---|---|---|",
