@@ -86,7 +86,9 @@ async def _answer(parts: Parts, caller: Caller, question: str) -> Answered:
     ][-_HISTORY:]
     messages.append({"role": "user", "content": question})
     answered = Answered()
-    async with parts.gateway.chat(caller.key, w.channel, messages, max_tokens=parts.settings.max_tokens) as stream:
+    thread = f"slack:{w.channel}:{w.thread_ts}"  # a thread stays on one prompt version during a canary rollout
+    limit = parts.settings.max_tokens
+    async with parts.gateway.chat(caller.key, w.channel, messages, max_tokens=limit, conversation=thread) as stream:
         answered.requests.append(stream.request_id)
         first = answer_blocks("", {}, progress=["looking into it…"], final=False)
         live = await LiveMessage.post(

@@ -72,11 +72,13 @@ class GatewayClient:
 
     @asynccontextmanager
     async def chat(
-        self, key: str, channel: str, messages: list[dict[str, str]], *, max_tokens: int
+        self, key: str, channel: str, messages: list[dict[str, str]], *, max_tokens: int, conversation: str = ""
     ) -> AsyncIterator[ChatStream]:
-        """Open a streamed answer; a refusal before the first byte raises `GatewayRefused`."""
+        """Open a streamed answer; a refusal before the first byte raises `GatewayRefused`. `conversation` (the
+        Slack thread) keeps a thread on one prompt version during a canary rollout."""
         body = {"model": "netops-assistant", "stream": True, "max_tokens": max_tokens, "messages": messages}
-        request = self._http.build_request("POST", "/v1/chat/completions", json=body, headers=_headers(key, channel))
+        headers = {**_headers(key, channel), **({"x-netops-conversation": conversation} if conversation else {})}
+        request = self._http.build_request("POST", "/v1/chat/completions", json=body, headers=headers)
         response = await self._http.send(request, stream=True)
         try:
             if response.status_code != 200:
