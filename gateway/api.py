@@ -26,6 +26,7 @@ from gateway.errors import Forbidden
 from gateway.openapi import body, responses
 from gateway.pipeline import AnswerDelta, AnswerDone, Progress, chat
 from gateway.problems import problem_for
+from gateway.rollout import conversation_key
 from gateway.schemas import (
     ChatCompletion,
     ChatCompletionRequest,
@@ -53,9 +54,14 @@ Event = Progress | AnswerDelta | AnswerDone
     responses=responses(ChatCompletion, 400, 402, 403, 404, 413, 422, 429, 502, 503),
 )
 async def chat_completions(request: Request, who: Caller) -> Response:
-    """OpenAI chat completions, JSON or SSE; the answer carries a `netops` field (citations, tools, warnings)."""
+    """OpenAI chat completions, JSON or SSE; the answer carries a `netops` field (citations, tools, warnings).
+
+    `X-NetOps-Conversation` (optional) keeps a conversation on one prompt version during a canary rollout;
+    without it, the first user message does."""
     req = await read_body(request, ChatCompletionRequest)
     turn = turn_of(request)
+    first_question = next((m.text for m in req.messages if m.role == "user"), "")
+    await turn.choose_prompts(conversation_key(request.headers.get("x-netops-conversation"), first_question))
     events = chat(req, turn)
     first = await anext(events)  # errors before the first event become problem+json
     if req.stream:

@@ -34,7 +34,7 @@ router = APIRouter(prefix="/v1/tools")
 
 
 async def _audit(svc: Services, event: AuditEvent) -> None:
-    await asyncio.to_thread(svc.audit.append, event)
+    await svc.audit.append_async(event)
 
 
 @router.get("", responses=responses(ListOf))

@@ -13,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from gateway import api_inventory, api_runbooks, openapi, ui
+from gateway import api_feedback, api_inventory, api_prompts, api_runbooks, openapi, ui
 from gateway import api_routing as routing_api
 from gateway.api import router
 from gateway.api_tools import router as tools_router
@@ -37,6 +37,8 @@ def create_app(svc: Services) -> FastAPI:
     app.include_router(routing_api.router)
     app.include_router(api_runbooks.router)
     app.include_router(api_inventory.router)
+    app.include_router(api_feedback.router)
+    app.include_router(api_prompts.router)
     app.include_router(slack_router)  # POST /slack/events: 404 until a bot is attached (app.state.slack)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -30,6 +30,11 @@ __all__ = [
     "AUDIT",
     "AUDIT_CHECKPOINTS",
     "METADATA",
+    "PROMPT_ACTIVE",
+    "PROMPT_COUNTERS",
+    "PROMPT_IN_FORCE",
+    "PROMPT_ROLLOUTS",
+    "PROMPT_SERVED",
     "SLACK_CHANNELS",
     "SLACK_CLAIMS",
     "SLACK_INCIDENTS",
@@ -96,6 +101,66 @@ AUDIT_CHECKPOINTS = Table(
     Column("ts", Float, nullable=False),
     Column("key_id", String(16), nullable=False),
     Column("mac", String(64), nullable=False),
+)
+
+# -- prompt rollouts (gateway.rollout): canary and shadow runs of a candidate prompt version ---------------------
+PROMPT_ROLLOUTS = Table(
+    "prompt_rollouts",  # every rollout, active or ended; scope is a tenant or "*" (all tenants)
+    METADATA,
+    Column("id", String(32), primary_key=True),
+    Column("scope", String(64), nullable=False, index=True),
+    Column("baseline", String(16), nullable=False),
+    Column("candidate", String(16), nullable=False),
+    Column("mode", String(8), nullable=False),  # canary | shadow
+    Column("share", Float, nullable=False),
+    Column("margin", Float, nullable=False),
+    Column("min_requests", Integer, nullable=False),
+    Column("state", String(16), nullable=False),  # active | promoted | rolled_back
+    Column("reason", Text, nullable=False, default=""),
+    Column("started_at", Float, nullable=False),
+    Column("ended_at", Float, nullable=True),
+)
+
+PROMPT_ACTIVE = Table(
+    "prompt_active",  # at most one active rollout per scope: the insert is the claim, the delete ends it
+    METADATA,
+    Column("scope", String(64), primary_key=True),
+    Column("rollout", String(32), nullable=False),
+)
+
+PROMPT_IN_FORCE = Table(
+    "prompt_in_force",  # a promoted version, per tenant or "*": survives restarts; settings pins still win
+    METADATA,
+    Column("scope", String(64), primary_key=True),
+    Column("version", String(16), nullable=False),
+    Column("rollout", String(32), nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+PROMPT_COUNTERS = Table(
+    "prompt_counters",  # per (rollout, tenant, version); rollout "" is traffic outside any rollout
+    METADATA,
+    Column("rollout", String(32), primary_key=True),
+    Column("tenant", String(64), primary_key=True),
+    Column("version", String(16), primary_key=True),
+    Column("requests", Integer, nullable=False, default=0),
+    Column("blocks", Integer, nullable=False, default=0),
+    Column("unsupported", Integer, nullable=False, default=0),
+    Column("errors", Integer, nullable=False, default=0),
+    Column("latency_ms", Float, nullable=False, default=0.0),  # sum over `requests`
+    Column("thumbs_up", Integer, nullable=False, default=0),
+    Column("thumbs_down", Integer, nullable=False, default=0),
+)
+
+PROMPT_SERVED = Table(
+    "prompt_served",  # which version answered a chat request: what user feedback is booked against
+    METADATA,
+    Column("tenant", String(64), primary_key=True),
+    Column("request_id", String(64), primary_key=True),
+    Column("version", String(16), nullable=False),
+    Column("rollout", String(32), nullable=False),
+    Column("rating", Integer, nullable=False, default=0),  # 1 up, -1 down, 0 none
+    Column("ts", Float, nullable=False),
 )
 
 # -- the Slack bot (gateway.slack.store) ----------------------------------------------------------------------

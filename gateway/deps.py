@@ -2,7 +2,7 @@
 a role check, and the one body parser.
 
 Authentication runs before the body is read: a bad key is a 401 whatever the body holds. The key lookup
-(a database query) runs off the event loop.
+(a database query) runs off the event loop, unless the key is in the principal cache (`Tenants.peek`).
 
 Example:
     @router.post("/v1/retrieval/search", openapi_extra=body_schema(SearchRequest))
@@ -62,7 +62,10 @@ def bearer_key(request: Request) -> str | None:
 
 async def principal(request: Request) -> Principal:
     """The authenticated caller, bound to the request's Turn (401 `missing_key`/`unknown_key`/`revoked_key`)."""
-    who = await asyncio.to_thread(services(request).tenants.authenticate, bearer_key(request))
+    tenants, key = services(request).tenants, bearer_key(request)
+    who = tenants.peek(key)
+    if who is None:  # not cached: a query, off the event loop
+        who = await asyncio.to_thread(tenants.authenticate, key)
     turn_of(request).bind(who)
     channel = request.headers.get("x-netops-channel")
     if channel:  # a Slack user's key, used by the bot: record the Slack user and channel in the final record

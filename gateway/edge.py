@@ -8,20 +8,21 @@ once with its traceback, and not re-raised either.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
+import sys
 import time
 import uuid
 from typing import Any
 
+import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.problems import problem
 from gateway.services import Services
 from gateway.turn import Turn
 
-__all__ = ["ACCESS_LOG", "Edge"]
+__all__ = ["ACCESS_LOG", "Edge", "configure_logging"]
 
 ACCESS_LOG = logging.getLogger("netops.access")
 _log = logging.getLogger("netops.gateway")
@@ -95,7 +96,7 @@ class Edge:
         self.svc.metrics.requests.labels(route, status).inc()
         self.svc.metrics.latency.labels(route).observe(elapsed)
         if ACCESS_LOG.isEnabledFor(logging.INFO):
-            ACCESS_LOG.info(json.dumps(_access_record(turn, route, status, elapsed)))
+            ACCESS_LOG.info(orjson.dumps(_access_record(turn, route, status, elapsed)).decode())
 
     async def _read_body(self, receive: Receive, declared: str) -> bytes | None:
         if declared.isdigit() and int(declared) > self.max_body:
@@ -113,6 +114,15 @@ class Edge:
             chunks.append(chunk)
             more = message.get("more_body", False)
         return b"".join(chunks)
+
+
+def configure_logging() -> None:
+    """Service logs as text lines; the access log (`netops.access`) as one JSON object a line, on stderr."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    ACCESS_LOG.handlers[:] = [handler]
+    ACCESS_LOG.propagate = False
 
 
 def _access_record(turn: Turn, route: str, status: str, elapsed: float) -> dict[str, Any]:

@@ -16,9 +16,14 @@ __all__ = [
     "AuditEvent",
     "AuthFailed",
     "ChatCompleted",
+    "FeedbackGiven",
+    "PromptPromoted",
+    "PromptRolledBack",
+    "PromptRolloutStarted",
     "RequestAborted",
     "RequestCompleted",
     "RequestRejected",
+    "ShadowAnswered",
     "ToolDenied",
     "ToolInvoked",
 ]
@@ -176,3 +181,76 @@ class ActionExecuted(AuditEvent):
     result_digest: str
     rollback: str
     approvals: list[str] = field(default_factory=list)
+
+
+# -- prompt rollouts (gateway.rollout): every switch of the prompt version in force is one of these -----------
+# `tenant` is the rollout's scope: a tenant, or "*" for all tenants; `actor` is "cli", "auto" or an admin key id.
+
+
+@dataclass(frozen=True, kw_only=True)
+class PromptRolloutStarted(AuditEvent):
+    """A candidate prompt version started serving a share of the scope's traffic (canary) or in shadow."""
+
+    kind: ClassVar[str] = "prompts.rollout_started"
+    rollout: str
+    baseline: str
+    candidate: str
+    mode: str  # canary | shadow
+    share: float
+    margin: float
+    min_requests: int
+    actor: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class PromptPromoted(AuditEvent):
+    """A rollout's candidate became the version in force for its scope (persisted; settings pins still win)."""
+
+    kind: ClassVar[str] = "prompts.promoted"
+    rollout: str
+    version: str
+    previous: str
+    actor: str
+    counters: dict[str, dict[str, object]] = field(default_factory=dict)  # version -> rates at the switch
+
+
+@dataclass(frozen=True, kw_only=True)
+class PromptRolledBack(AuditEvent):
+    """A rollout ended without a switch: by hand, or automatically when the candidate's block or error rate
+    exceeded the baseline's by more than the margin."""
+
+    kind: ClassVar[str] = "prompts.rolled_back"
+    rollout: str
+    candidate: str
+    baseline: str
+    reason: str  # manual | block_rate | error_rate
+    actor: str
+    counters: dict[str, dict[str, object]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ShadowAnswered(AuditEvent):
+    """A shadow rollout's candidate answered a request after its real answer was sent; never shown to anyone.
+
+    `request_id` is the real request's; the answer is kept as a digest only."""
+
+    kind: ClassVar[str] = "prompts.shadow"
+    rollout: str
+    version: str
+    answer_digest: str
+    completion_tokens: int
+    blocked: bool
+    unsupported: int
+    error: str  # the stable code of a failed call, or ""
+    latency_ms: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class FeedbackGiven(AuditEvent):
+    """A user's thumbs up or down on an answer (`rated` is that answer's request id, of the same tenant)."""
+
+    kind: ClassVar[str] = "feedback.given"
+    key_id: str
+    rated: str
+    rating: str  # up | down
+    version: str  # the prompt version that answered

@@ -19,6 +19,7 @@ from gateway.events import ChatCompleted
 from gateway.evidence import Evidence, Progress, gather, unsupported_claims, with_evidence
 from gateway.prompting import build_messages
 from gateway.schemas import ChatCompletionRequest
+from gateway.shadow import ShadowJob, shadow_request
 from gateway.steps import (
     chat_excerpts,
     guard_messages,
@@ -89,11 +90,13 @@ async def chat(req: ChatCompletionRequest, turn: Turn) -> AsyncGenerator[Progres
     turn.trail.extend(out.verdicts)
     unsupported = unsupported_claims("".join(answer.text), question, evidence, _names(turn))
     turn.trail.warnings += [f"unsupported by any check: {u.claim} ({u.reason})" for u in unsupported]
+    turn.unsupported = len(unsupported)
     end = answer.end
     cost = await turn.settle(
         answer.stream.deployment, prompt_tokens=end.prompt_tokens, completion_tokens=end.completion_tokens
     )
     await turn.complete(_completed(turn, answer, cost, evidence))
+    _shadow(turn, answer, evidence, question)  # a shadow rollout's candidate answers too, in the background
     report = _report(turn, answer, cost, evidence)
     report["unsupported"] = [{"claim": u.claim, "reason": u.reason} for u in unsupported]
     yield AnswerDone(end.finish_reason, end.prompt_tokens, end.completion_tokens, report)
@@ -143,6 +146,30 @@ async def _follow_up(turn: Turn, answer: _Answer, out: StreamGuard) -> AsyncIter
     answer.stream = await turn.open(answer.route, request, buffered=not answer.req.stream)
     async for text in _stream(turn, answer, out):
         yield text
+
+
+def _shadow(turn: Turn, answer: _Answer, evidence: Evidence, question: str) -> None:
+    """Hand the request to the shadow runner when a shadow rollout covers it (never shown, no tools)."""
+    choice = turn.choice
+    if choice is None or choice.shadow is None:
+        return
+    candidate = choice.shadow
+    request = shadow_request(candidate, answer.request, answer.history, answer.excerpts, evidence.text)
+    outputs = tuple(r.output for r in evidence.raw) + ((evidence.text,) if evidence.raw else ())
+    job = ShadowJob(
+        turn.tenant,
+        turn.request_id,
+        choice.rollout,
+        candidate,
+        answer.route,
+        request,
+        turn.guards.output,
+        turn.vault,
+        question,
+        outputs,
+        tuple(_names(turn)),
+    )
+    turn.svc.shadows.submit(job)
 
 
 def _names(turn: Turn) -> list[str]:

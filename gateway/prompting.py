@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import importlib.resources
 import json
+import re
 import string
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from tools import ToolResult
 
 __all__ = ["PromptBook", "PromptError", "PromptSet", "build_messages", "evidence_message", "tool_message"]
 
+_VERSION = re.compile(r"^[0-9a-f]{12}$")
 REQUIRED = frozenset({"system", "excerpts", "excerpt", "evidence", "tool_result", "operator_note"})
 
 
@@ -79,6 +81,7 @@ class PromptBook:
     def __init__(self, current: PromptSet, *, store: Path, pins: Mapping[str, str]) -> None:
         self.current = current
         self._store = store
+        self._loaded: dict[str, PromptSet] = {}  # versions read from the store (a kept file never changes)
         self._pinned = {tenant: self.version(v) for tenant, v in pins.items()}
 
     @classmethod
@@ -86,13 +89,22 @@ class PromptBook:
         """Load the folder (or the packaged prompts), keep its version on disk, resolve the pins (fail at boot)."""
         current = PromptSet.from_dir(folder) if folder else PromptSet.packaged()
         store.mkdir(parents=True, exist_ok=True)
-        kept = store / f"{current.version}.json"
-        if not kept.exists():
-            kept.write_text(json.dumps(dict(current.templates), indent=2, sort_keys=True))
+        _keep(store, current)
         return cls(current, store=store, pins=pins)
 
+    def keep(self, prompts: PromptSet) -> str:
+        """Keep a version on disk (e.g. a candidate for a canary); returns its version."""
+        _keep(self._store, prompts)
+        return prompts.version
+
     def for_tenant(self, tenant: str) -> PromptSet:
+        """The tenant's pinned set, or the current one (a promoted version is `gateway.rollout`'s to resolve)."""
         return self._pinned.get(tenant, self.current)
+
+    def pinned(self, tenant: str) -> str | None:
+        """The version the settings pin this tenant to, if any (pins win over rollouts and promotions)."""
+        pin = self._pinned.get(tenant)
+        return pin.version if pin else None
 
     def versions(self) -> list[str]:
         """Every version kept, oldest first."""
@@ -102,10 +114,15 @@ class PromptBook:
         """A kept version (or the current one)."""
         if version == self.current.version:
             return self.current
+        cached = self._loaded.get(version)
+        if cached is not None:
+            return cached
         path = self._store / f"{version}.json"
-        if not path.is_file():
+        if not _VERSION.match(version) or not path.is_file():
             raise PromptError(f"prompt version {version!r} is not kept in {self._store}")
-        return PromptSet(json.loads(path.read_text()))
+        loaded = PromptSet(json.loads(path.read_text()))
+        self._loaded[version] = loaded
+        return loaded
 
 
 def build_messages(
@@ -145,6 +162,12 @@ def tool_message(prompts: PromptSet, result: ToolResult, guarded_output: str) ->
     """A tool's guarded output, handed back to the model as untrusted data."""
     text = prompts.render("tool_result", tool=result.tool, arguments=result.arguments, output=guarded_output)
     return {"role": "user", "content": text}
+
+
+def _keep(store: Path, prompts: PromptSet) -> None:
+    kept = store / f"{prompts.version}.json"
+    if not kept.exists():
+        kept.write_text(json.dumps(dict(prompts.templates), indent=2, sort_keys=True))
 
 
 def _text(raw: str) -> str:

@@ -6,28 +6,38 @@ build services, ensure the demo tenant and index, wait for the model, then liste
 
 from __future__ import annotations
 
-import logging
 import sys
 import time
+from pathlib import Path
 
 import click
 import uvicorn
 
 from gateway.app import create_app
 from gateway.demo import build_index, ensure_demo_key
+from gateway.edge import configure_logging
 from gateway.errors import GatewayError
 from gateway.prompting import PromptError
 from gateway.services import Services
 from gateway.settings import Settings
 from gateway.slack.serving import attach as attach_slack
 from gateway.supervisor import ModelServer, ModelServerError, port_in_use
+from gateway.workers import serve_workers
 from guardrails import PolicyError
 
 __all__ = ["run"]
 
 
-def run(settings: Settings, *, host: str | None, port: int | None, model_server: bool) -> None:
-    """Serve until interrupted."""
+def run(
+    settings: Settings,
+    *,
+    host: str | None,
+    port: int | None,
+    model_server: bool,
+    workers: int = 1,
+    config: Path | None = None,
+) -> None:
+    """Serve until interrupted; with `workers` > 1, in that many processes (`gateway.workers`)."""
     started = time.perf_counter()
     host = host or settings.server.host
     port = port or settings.server.port
@@ -55,8 +65,13 @@ def run(settings: Settings, *, host: str | None, port: int | None, model_server:
             click.echo(f"index {status.version} ready: {status.chunks} chunks")
         if run_model:
             server.wait_ready()
-        app = create_app(svc)
+        app = create_app(svc)  # with several workers, only the Slack bot's: each worker builds its own
         slack_note = attach_slack(settings, app, svc, url=f"http://{_loopback(host)}:{port}")
+        if workers > 1 and getattr(app.state, "slack", None) is None:  # the HTTP Events bot lives in the app
+            _banner(host, port, key, time.perf_counter() - started)
+            click.echo(slack_note)
+            serve_workers(svc, config=config, host=host, port=port, workers=workers)
+            return
         _banner(host, port, key, time.perf_counter() - started)
         click.echo(slack_note)
         uvicorn.run(app, host=host, port=port, log_level="warning")
@@ -74,13 +89,7 @@ def _loopback(host: str) -> str:
 
 
 def _configure_logging() -> None:
-    """Service logs as text lines; the access log (`netops.access`) as one JSON object a line, on stderr."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    access = logging.getLogger("netops.access")
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    access.addHandler(handler)
-    access.propagate = False
+    configure_logging()  # the same in every worker process (gateway.workers)
 
 
 def _banner(host: str, port: int, key: str, seconds: float) -> None:

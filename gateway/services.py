@@ -1,16 +1,18 @@
 """Everything a request needs, built once at start-up from the settings and injected.
 
 Example:
-    svc = Services.build(settings)        # loads the embedder, opens the stores, imports litellm
+    svc = Services.build(settings)        # loads the embedder, opens the stores (litellm only if a provider needs it)
     ...
     svc.close()
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import contextlib
+from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.audit import AuditLog
 from gateway.checkpoints import Checkpointer
@@ -18,11 +20,13 @@ from gateway.db import open_engine
 from gateway.metrics import Metrics
 from gateway.prompting import PromptBook
 from gateway.ratelimit import Metering
+from gateway.rollout import Rollouts
 from gateway.settings import Settings
+from gateway.shadow import Shadows
 from gateway.tenants import Tenants
 from guardrails import Guards, default_guards, load_guards
 from retrieval import Embedder, LazyEmbedder, MiniLMEmbedder, Retriever, RunbookIndex, VectorStore, open_store
-from routing import BreakerConfig, LiteLLMBackend, ModelBackend, Router, RouteTable
+from routing import BreakerConfig, ModelBackend, ProviderBackend, Router, RouteTable
 from tools import Toolbox, ToolRegistry
 
 __all__ = ["Services", "build_guards", "open_index"]
@@ -38,18 +42,36 @@ class Services:
     audit: AuditLog
     guards: Guards
     retriever: Retriever
-    store: VectorStore
+    store: VectorStore | None  # None in a `serve --workers` worker: the parent holds the index (gateway.workers)
     router: Router
     tools: ToolRegistry
     metering: Metering
     metrics: Metrics
     toolbox: Toolbox
     prompts: PromptBook
+    rollouts: Rollouts = field(init=False)  # canary and shadow rollouts of prompt versions, and their counters
+    shadows: Shadows = field(init=False)  # shadow rollouts' background answers
+
+    def __post_init__(self) -> None:
+        ps = self.settings.prompts
+        self.rollouts = Rollouts(self.engine, self.prompts, self.audit, refresh_s=ps.rollout_refresh_s)
+        self.shadows = Shadows(
+            self.router, self.rollouts, self.audit, concurrency=ps.shadow_concurrency, queue=ps.shadow_queue
+        )
 
     @classmethod
-    def build(cls, settings: Settings, *, backend: ModelBackend | None = None) -> Services:
+    def build(
+        cls,
+        settings: Settings,
+        *,
+        backend: ModelBackend | None = None,
+        index: tuple[VectorStore | None, Retriever] | None = None,
+        shared_limits: bool = False,
+    ) -> Services:
+        """`index` replaces the configured one (a worker's remote index); `shared_limits` keeps limits and
+        budgets in a store all worker processes share (`Metering.build`)."""
         engine = open_engine(settings.sqlalchemy_url)
-        store, index = open_index(settings)
+        store, retriever = index or open_index(settings)
         metrics, rs = Metrics(), settings.routing
         breaker = BreakerConfig(rs.failure_threshold, rs.cooldown_s, rs.max_cooldown_s)
         table = RouteTable(settings.deployments, settings.routes)
@@ -67,11 +89,16 @@ class Services:
             tenants=Tenants(engine),
             audit=AuditLog(engine, checkpoints=Checkpointer.in_dir(settings.data_dir)),
             guards=build_guards(settings),
-            retriever=index,
+            retriever=retriever,
             store=store,
-            router=Router(table, backend or LiteLLMBackend(), breaker=breaker, scrape_interval_s=rs.scrape_interval_s),
+            router=Router(
+                table,
+                backend or ProviderBackend(table.deployments.values()),
+                breaker=breaker,
+                scrape_interval_s=rs.scrape_interval_s,
+            ),
             tools=toolbox.registry,
-            metering=Metering.build(settings, metrics),
+            metering=Metering.build(settings, metrics, shared=shared_limits),
             metrics=metrics,
             toolbox=toolbox,
             prompts=PromptBook.open(
@@ -80,9 +107,12 @@ class Services:
         )
 
     def close(self) -> None:
-        """Sign the audit chain's head, then close the stores."""
+        """Write what is deferred, sign the audit chain's head, then close the stores."""
+        with contextlib.suppress(SQLAlchemyError):  # the store is gone: only feedback mappings are lost
+            self.rollouts.flush()
         self.audit.close()
-        self.store.close()
+        if self.store is not None:
+            self.store.close()
         self.engine.dispose()
 
 

@@ -96,10 +96,16 @@ class RetrievalSettings(_Strict):
 
 
 class PromptSettings(_Strict):
-    """The prompt templates: the packaged ones or a folder of `*.txt`, and per-tenant pinned versions."""
+    """The prompt templates: the packaged ones or a folder of `*.txt`, per-tenant pinned versions, and rollouts."""
 
     dir: Path | None = None  # default: gateway/prompts (packaged)
     pins: dict[str, str] = Field(default_factory=dict)  # tenant -> prompt version kept in <data_dir>/prompts
+    # rollouts (gateway.rollout; `netops prompts canary`): defaults for a new rollout, and shadow answers' bounds
+    canary_margin: float = Field(0.1, ge=0.0, le=1.0)  # roll back when the candidate's block/error rate exceeds
+    canary_min_requests: int = Field(20, ge=1)  # ... the baseline's by this much, once it has this many requests
+    shadow_concurrency: int = Field(1, ge=1, le=16)  # shadow answers running at once, per gateway process
+    shadow_queue: int = Field(8, ge=1, le=1000)  # shadow answers pending at most; more are dropped
+    rollout_refresh_s: float = Field(1.0, ge=0.0, le=60.0)  # a switch made by another process is seen within this
 
 
 class ToolSettings(_Strict):

@@ -142,11 +142,11 @@ async def invoke_audited(
     except ToolError as exc:
         svc.metrics.tool_calls.labels(known, exc.code).inc()
         denied = ToolDenied(tenant=ctx.tenant, request_id=ctx.request_id, key_id=ctx.key_id, tool=known, code=exc.code)
-        await asyncio.to_thread(svc.audit.append, denied)
+        await svc.audit.append_async(denied)
         raise
     svc.metrics.tool_calls.labels(name, "ok").inc()
     guarded = await turn.guards.context.arun(result.output, ScanContext(ctx.tenant, Stage.CONTEXT, turn.vault))
-    await asyncio.to_thread(svc.audit.append, _invoked(ctx, result, guarded.verdicts, svc))
+    await svc.audit.append_async(_invoked(ctx, result, guarded.verdicts, svc))
     return result, guarded
 
 

@@ -24,6 +24,7 @@ client that disconnects cannot skip it.
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass, field, replace
 
 import anyio
@@ -38,6 +39,7 @@ from gateway.events import (
 )
 from gateway.prompting import PromptSet
 from gateway.ratelimit import Ticket
+from gateway.rollout import Choice, Served
 from gateway.services import Services
 from gateway.tenants import Principal
 from guardrails import Action, TenantGuards, Vault, Verdict
@@ -98,6 +100,9 @@ class Turn:
         self.details: dict[str, object] = {}
         self.via: dict[str, str] = {}  # the client on whose behalf the key acts (see gateway.deps.principal)
         self.completion_chars = 0
+        self.choice: Choice | None = None  # the prompt version chosen for a chat request (gateway.rollout)
+        self.unsupported = 0  # unsupported-claim flags on the answer (counted per prompt version)
+        self._started = time.perf_counter()
         self.outcome: Outcome | None = None
         self._stream: RoutedStream | None = None
         self._ticket: Ticket | None = None
@@ -129,10 +134,19 @@ class Turn:
     def key_id(self) -> str:
         return self.principal.key_id if self.principal else ""
 
+    async def choose_prompts(self, conversation: str) -> PromptSet:
+        """Choose this chat request's prompt version: pinned, promoted, or a rollout's arm for the conversation."""
+        rollouts = self.svc.rollouts
+        choice = rollouts.choose_cached(self.tenant, conversation)
+        if choice is None:
+            choice = await asyncio.to_thread(rollouts.choose, self.tenant, conversation)
+        self.choice = choice
+        return choice.prompts
+
     @property
     def prompts(self) -> PromptSet:
-        """The prompt templates in force for this tenant (pinned, or the current version)."""
-        return self.svc.prompts.for_tenant(self.tenant)
+        """The prompt templates of this request (`choose_prompts`), else those pinned for the tenant or current."""
+        return self.choice.prompts if self.choice else self.svc.prompts.for_tenant(self.tenant)
 
     @property
     def guards(self) -> TenantGuards:
@@ -188,7 +202,13 @@ class Turn:
             if event is not None:
                 if self.via and not event.via:
                     event = replace(event, via=self.via)
-                await asyncio.to_thread(self.svc.audit.append, event)
+                await self.svc.audit.append_async(event)
+            if self.choice is not None and self._stream is not None:  # a model answered (or began to)
+                served = self._served(status)
+                if served.rollout:
+                    await asyncio.to_thread(self.svc.rollouts.record, served)
+                elif served.shown:
+                    self.svc.rollouts.defer(served)
 
     async def _settle_leftover(self) -> None:
         ticket, self._ticket = self._ticket, None
@@ -198,6 +218,22 @@ class Turn:
             await self.svc.metering.forfeit(ticket)
         else:
             await self.svc.metering.release(ticket)
+
+    def _served(self, status: int) -> Served:
+        """This request for the prompt version's counters: a guard block, or an error that is not the client's."""
+        assert self.choice is not None
+        code = self._problem[1] if self._problem else ""
+        blocked = code == "guardrail_blocked"
+        return Served(
+            self.tenant,
+            self.request_id,
+            self.choice.prompts.version,
+            self.choice.rollout,
+            blocked=blocked,
+            error=status >= 500 or (bool(code) and not blocked and code != "client_gone" and self._final is None),
+            unsupported=self.unsupported,
+            latency_ms=(time.perf_counter() - self._started) * 1000,
+        )
 
     def _final_event(self, status: int) -> AuditEvent | None:
         code, detail = (self._problem[1], self._problem[2]) if self._problem else ("", "")

@@ -16,6 +16,7 @@ from routing.errors import (
     UnknownModel,
 )
 from routing.limits import InProcessLimits, LimitStore, Quota, Reservation
+from routing.openai_http import OpenAIHTTPBackend, ProviderBackend
 from routing.policy import POLICIES, Decision, register_policy
 from routing.router import RoutedStream, Router
 from routing.table import Deployment, Route, RouteTable, RoutingSettings
@@ -37,6 +38,8 @@ __all__ = [
     "ModelBackend",
     "ModelRequest",
     "NoEligibleDeployment",
+    "OpenAIHTTPBackend",
+    "ProviderBackend",
     "Quota",
     "RequestClass",
     "Reservation",

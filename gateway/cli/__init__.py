@@ -6,13 +6,16 @@ Exit codes: 0 success, 1 a check failed (e.g. `audit verify`), 2 usage or start-
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
 
 from gateway.cli.admin import key, tenant
 from gateway.cli.audit import audit
+from gateway.cli.bench_overhead import bench_overhead
 from gateway.cli.bench_serve import bench_serve
+from gateway.cli.bench_streams import bench_streams
 from gateway.cli.common import fail, settings_of
 from gateway.cli.evals import bench_retrieval, eval_group
 from gateway.cli.guard import bench_guardrails, guard
@@ -48,12 +51,20 @@ def cli(ctx: click.Context, config: Path | None) -> None:
 @click.option("--host", default=None, help="Listen address (default from settings: 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Listen port (default from settings: 8080).")
 @click.option("--no-model-server", is_flag=True, help="Do not start the embedded llama.cpp server.")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Worker processes (default: the number of cores); the model server and the index run once.",
+)
 @click.pass_context
-def serve(ctx: click.Context, host: str | None, port: int | None, no_model_server: bool) -> None:
+def serve(ctx: click.Context, host: str | None, port: int | None, no_model_server: bool, workers: int | None) -> None:
     """Start the gateway (and, by default, the embedded model server); Ctrl-C stops both."""
     from gateway.serve import run  # noqa: PLC0415 - heavy imports only for this command
 
-    run(settings_of(ctx), host=host, port=port, model_server=not no_model_server)
+    config: Path | None = ctx.find_root().params.get("config")
+    n = workers or os.cpu_count() or 1
+    run(settings_of(ctx), host=host, port=port, model_server=not no_model_server, workers=n, config=config)
 
 
 @cli.group()
@@ -69,6 +80,8 @@ cli.add_command(routes)
 cli.add_command(limits)
 bench.add_command(bench_routing)
 bench.add_command(bench_serve)
+bench.add_command(bench_overhead)
+bench.add_command(bench_streams)
 bench.add_command(bench_tools)
 bench.add_command(bench_retrieval)
 cli.add_command(eval_group)

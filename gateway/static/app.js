@@ -46,11 +46,30 @@ function show(conversation) {
   stop();
   state.conversation = conversation;
   const items = conversation.messages.map((m) =>
-    m.role === "assistant" ? AnswerView.stored(m, showSource).li : plainItem(m.role, m.content),
+    m.role === "assistant" ? storedAnswer(m) : plainItem(m.role, m.content),
   );
   $("log").replaceChildren(...items);
   scrollToEnd(true);
   listConversations();
+}
+
+function storedAnswer(message) {
+  const view = AnswerView.stored(message, showSource);
+  if (message.request_id) view.rateWith((rating) => rate(message, rating), message.rating);
+  return view.li;
+}
+
+// A thumbs up / down, booked by the gateway against the prompt version that wrote the answer.
+async function rate(message, rating) {
+  const json = { request_id: message.request_id, rating };
+  const response = await api(state.key, "/v1/feedback", { method: "POST", json });
+  if (!response.ok) {
+    $("status").textContent = await problemText(response);
+    return false;
+  }
+  message.rating = rating;
+  if (state.store) state.store.persist();
+  return true;
 }
 
 function listConversations() {
@@ -101,6 +120,7 @@ async function ask(event) {
   const message = await answer(conversation, view);
   await keepSafe(asked, item, message.netops);
   conversation.messages.push(message);
+  if (message.role === "assistant" && message.request_id) view.rateWith((rating) => rate(message, rating));
   if (!state.deleted.has(conversation.id)) state.store.save(conversation); // kept once answered, never before
   listConversations();
   const netops = message.netops || {};
@@ -132,7 +152,12 @@ async function answer(conversation, view) {
   busy(true);
   let result;
   try {
-    const request = { key: state.key, model: $("model").value, messages: history(conversation) };
+    const request = {
+      key: state.key,
+      model: $("model").value,
+      messages: history(conversation),
+      conversation: conversation.id,
+    };
     result = await streamChat({ ...request, signal: controller.signal, view });
   } catch (err) {
     const broken = { netops: { error: { code: "stream_broken", detail: `the stream broke off (${err.message})` } } };
@@ -149,7 +174,10 @@ async function answer(conversation, view) {
   if (result.netops) view.final(result.netops);
   if (result.stopped) view.stopped();
   scrollToEnd();
-  return { role: "assistant", content, netops: compact(result.netops), stopped: result.stopped || undefined };
+  const answered = result.netops && !result.netops.error; // a complete answer: it can be rated
+  const requestId = answered ? result.requestId || undefined : undefined;
+  const stopped = result.stopped || undefined;
+  return { role: "assistant", content, netops: compact(result.netops), stopped, request_id: requestId };
 }
 
 function stop() {

@@ -1,15 +1,17 @@
 // One streamed chat completion: POST /v1/chat/completions with `stream: true`, read as server-sent events.
 // Text deltas go to the answer view as they arrive; progress chunks (`choices: []` with `netops.event`)
 // update its checks and findings; the final chunk's `netops` is returned. Aborting `signal` stops it.
+// `conversation` (the conversation's id) keeps it on one prompt version while the gateway runs a canary.
 
 import { api, problemText } from "./util.js";
 
-// Resolves to {netops} (the final chunk's), or {error} when the gateway refused the request.
-// Throws the fetch's AbortError when stopped.
-export async function streamChat({ key, model, messages, signal, view }) {
+// Resolves to {netops, requestId} (the final chunk's `netops`; the answer's id, for feedback), or {error}
+// when the gateway refused the request. Throws the fetch's AbortError when stopped.
+export async function streamChat({ key, model, messages, signal, view, conversation }) {
   const response = await api(key, "/v1/chat/completions", {
     method: "POST",
     json: { model, messages, stream: true },
+    headers: conversation ? { "x-netops-conversation": conversation } : {},
     signal,
   });
   if (!response.ok) return { error: await problemText(response) };
@@ -28,7 +30,7 @@ export async function streamChat({ key, model, messages, signal, view }) {
       if (chunk) final = apply(chunk, view) || final;
     }
   }
-  return { netops: final };
+  return { netops: final, requestId: response.headers.get("x-request-id") };
 }
 
 // One SSE event's JSON (its `data:` lines joined), or null for [DONE], comments and malformed events.

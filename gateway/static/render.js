@@ -67,6 +67,26 @@ export class AnswerView {
     this.li.append(meta(netops, this.onSource));
   }
 
+  // Thumbs up / down under the answer: `onRate(rating)` resolves to true once the gateway booked the vote.
+  rateWith(onRate, current) {
+    const box = el("div", { className: "feedback", attrs: { role: "group", "aria-label": "Rate this answer" } });
+    const choices = [
+      ["up", "\u25B2 Helpful", "Helpful answer"],
+      ["down", "\u25BC Not helpful", "Unhelpful answer"],
+    ];
+    const buttons = choices.map(([rating, text, label]) => {
+      const attrs = { type: "button", "aria-label": label, "aria-pressed": String(current === rating) };
+      const button = el("button", { className: `thumb ${rating}`, text, attrs });
+      button.addEventListener("click", async () => {
+        if (!(await onRate(rating))) return;
+        for (const other of buttons) other.setAttribute("aria-pressed", String(other === button));
+      });
+      return button;
+    });
+    box.append(...buttons);
+    this.li.append(box);
+  }
+
   stopped() {
     this.li.classList.add("stopped");
     this.li.append(el("p", { className: "meta warning", text: "Stopped: the answer above is incomplete." }));

@@ -25,10 +25,11 @@ export async function problemText(response) {
   return `HTTP ${response.status}`;
 }
 
-// fetch() with the caller's key; `json` is sent as the body. A gateway that cannot be reached answers
-// like a problem (`network_error`), so every caller has one error path; only a stop (AbortError) throws.
-export async function api(key, path, { method = "GET", json, signal } = {}) {
-  const headers = { authorization: `Bearer ${key}` };
+// fetch() with the caller's key; `json` is sent as the body, `headers` are added. A gateway that cannot be
+// reached answers like a problem (`network_error`), so every caller has one error path; only a stop
+// (AbortError) throws.
+export async function api(key, path, { method = "GET", json, signal, headers: extra = {} } = {}) {
+  const headers = { ...extra, authorization: `Bearer ${key}` };
   const init = { method, headers, signal };
   if (json !== undefined) {
     headers["content-type"] = "application/json";

@@ -1,0 +1,331 @@
+"""Streaming benchmark: many concurrent streams through one gateway, against the same paced upstream direct.
+
+The upstream (`evals.bench.pacer`, its own process) streams `tokens` chunks at `rate` a second. The client (this
+process, aiohttp on uvloop) opens `streams` streams at once, direct, then through `netops serve --workers N`
+(a tenant without guardrails), then through LiteLLM's proxy if `/tmp/bench/litellm-venv` holds it (the overhead
+harness installs it). Per target: errors (non-200, cut or failed streams), time to first token p50/p99, and its
+overhead over direct; for the gateways, the peak resident memory of each of their processes.
+
+Example:
+    runs = measure(streams=1000, tokens=100, rate=10.0, workers=2)
+    print(format_table(runs))
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import aiohttp
+import httpx
+import orjson
+
+from gateway.db import open_engine
+from gateway.local import free_port
+from gateway.tenants import Tenants
+from gateway.workers import rss_mb
+
+__all__ = ["StreamRun", "format_table", "measure", "write_json"]
+
+ROOT = Path(__file__).resolve().parents[2]
+LITELLM = Path("/tmp/bench/litellm-venv/bin/litellm")  # noqa: S108 - where the overhead harness installs it
+NO_GUARDRAILS = (
+    "version: 1\ndescription: no scanners\ntimeout_ms: 2000\nfail_open: []\ninput: []\ncontext: []\noutput: []\n"
+)
+
+
+@dataclass
+class StreamRun:
+    """One target's result."""
+
+    target: str
+    streams: int
+    ok: int
+    errors: int
+    ttft_p50_ms: float
+    ttft_p99_ms: float
+    overhead_p50_ms: float | None = None
+    overhead_p99_ms: float | None = None
+    wall_s: float = 0.0
+    rss_mb: dict[str, float] = field(default_factory=dict)  # process -> peak resident MB
+    error_kinds: dict[str, int] = field(default_factory=dict)
+
+
+def measure(
+    *, streams: int, tokens: int, rate: float, workers: int, work: Path, litellm: bool = True
+) -> list[StreamRun]:
+    """Run every target in turn against one paced upstream; the direct run is the baseline."""
+    work.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    pacer = [
+        sys.executable,
+        "-m",
+        "evals.bench.pacer",
+        "--port",
+        str(port),
+        "--tokens",
+        str(tokens),
+        "--rate",
+        str(rate),
+    ]
+    upstream = f"http://127.0.0.1:{port}/v1"
+    with _process(pacer, work / "pacer.log", f"{upstream}/chat/completions", probe="post"):
+        direct = _drive("direct", upstream, "", streams, tokens, [])
+        runs = [direct]
+        url, key, cmd = _netops(work, upstream, workers)
+        ready_lines = workers if workers > 1 else 0  # each worker process says when it is ready
+        with _process(cmd, work / "netops.log", f"{url}/healthz", ready_lines=ready_lines) as proc:
+            runs.append(_drive("netops", f"{url}/v1", key, streams, tokens, [proc.pid]))
+        if litellm and LITELLM.exists():
+            url, cmd = _litellm(work, upstream)
+            with _process(cmd, work / "litellm.log", f"{url}/health/liveliness") as proc:
+                runs.append(_drive("litellm", f"{url}/v1", "sk-bench", streams, tokens, [proc.pid]))
+    for run in runs[1:]:
+        run.overhead_p50_ms = round(run.ttft_p50_ms - direct.ttft_p50_ms, 2)
+        run.overhead_p99_ms = round(run.ttft_p99_ms - direct.ttft_p99_ms, 2)
+    return runs
+
+
+def _netops(work: Path, upstream: str, workers: int) -> tuple[str, str, list[str]]:
+    cfg = work / "netops"
+    shutil.rmtree(cfg, ignore_errors=True)
+    (cfg / "policies").mkdir(parents=True)
+    (cfg / "policies" / "bench.yaml").write_text(NO_GUARDRAILS)
+    shutil.copy(ROOT / "infra" / "policies" / "default.yaml", cfg / "policies" / "default.yaml")
+    port = free_port()
+    deployment = {"name": "pace", "model": "bench", "base_url": upstream, "max_concurrency": 100_000, "timeout_s": 300}
+    route = {"name": "bench", "deployments": ["pace"], "assistant": False, "max_tokens": 1024}
+    config = {
+        "data_dir": str(cfg / "var"),
+        "default_rpm": 1_000_000,
+        "server": {"host": "127.0.0.1", "port": port},
+        "model_server": {"enabled": False},
+        "deployments": [deployment],
+        "routes": [route],
+        "guardrails": {"policies_dir": str(cfg / "policies")},
+    }
+    (cfg / "netops.yaml").write_text(json.dumps(config))  # JSON is YAML
+    tenants = Tenants(open_engine(f"sqlite:///{(cfg / 'var' / 'netops.db').resolve()}"))
+    tenants.create("bench", models=["bench"], tools=[], rpm=1_000_000)
+    key = tenants.create_key("bench").plaintext
+    cmd = [sys.executable, "-m", "gateway", "--config", str(cfg / "netops.yaml"), "serve", "--no-model-server"]
+    return f"http://127.0.0.1:{port}", key, [*cmd, "--workers", str(workers)]
+
+
+def _litellm(work: Path, upstream: str) -> tuple[str, list[str]]:
+    port = free_port()
+    (work / "litellm.yaml").write_text(
+        json.dumps(
+            {
+                "model_list": [
+                    {
+                        "model_name": "bench",
+                        "litellm_params": {"model": "openai/bench", "api_base": upstream, "api_key": "sk-up"},
+                    }
+                ],
+                "general_settings": {"master_key": "sk-bench"},
+                "litellm_settings": {"set_verbose": False, "request_timeout": 600, "telemetry": False},
+            }
+        )
+    )
+    cmd = [
+        str(LITELLM),
+        "--config",
+        str(work / "litellm.yaml"),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--num_workers",
+        str(os.cpu_count() or 1),
+    ]
+    return f"http://127.0.0.1:{port}", cmd
+
+
+@contextmanager
+def _process(
+    cmd: list[str], log: Path, ready_url: str, *, probe: str = "get", ready_lines: int = 0
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Start `cmd` in its own session, wait until `ready_url` answers (and `ready_lines` workers said ready)."""
+    env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_LOG": "ERROR", "NO_PROXY": "127.0.0.1"}
+    with log.open("w") as out:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 240
+        while not _ready(ready_url, probe) or log.read_text(errors="replace").count(" MB resident") < ready_lines:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{cmd[0]} did not start: {log.read_text(errors='replace')[-2000:]}")
+            time.sleep(0.5)
+        yield proc
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def _ready(url: str, probe: str) -> bool:
+    try:
+        if probe == "post":
+            return httpx.post(url, json={"messages": []}, timeout=5).status_code == 200
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _drive(target: str, base: str, key: str, streams: int, tokens: int, pids: list[int]) -> StreamRun:
+    watcher = _RssWatcher(pids)
+    watcher.start()
+    started = time.monotonic()
+    try:
+        results = asyncio.run(_all_streams(base, key, streams))
+    finally:
+        watcher.stop()
+    ttfts = sorted(t for t, _ in results if t is not None)
+    kinds: dict[str, int] = {}
+    for _, error in results:
+        if error:
+            kinds[error] = kinds.get(error, 0) + 1
+    return StreamRun(
+        target=target,
+        streams=streams,
+        ok=streams - sum(kinds.values()),
+        errors=sum(kinds.values()),
+        ttft_p50_ms=round(_pct(ttfts, 50) * 1000, 2),
+        ttft_p99_ms=round(_pct(ttfts, 99) * 1000, 2),
+        wall_s=round(time.monotonic() - started, 1),
+        rss_mb=watcher.peak,
+        error_kinds=kinds,
+    )
+
+
+async def _all_streams(base: str, key: str, streams: int) -> list[tuple[float | None, str]]:
+    headers = {"content-type": "application/json", **({"authorization": f"Bearer {key}"} if key else {})}
+    body = orjson.dumps(
+        {
+            "model": "bench",
+            "stream": True,
+            "max_tokens": 1024,
+            "messages": [{"role": "user", "content": "Stream me a long answer about BGP timers."}],
+        }
+    )
+    timeout = aiohttp.ClientTimeout(total=600, sock_connect=60)
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0), timeout=timeout) as session:
+        return await asyncio.gather(*(_one(session, f"{base}/chat/completions", headers, body) for _ in range(streams)))
+
+
+async def _one(
+    session: aiohttp.ClientSession, url: str, headers: dict[str, str], body: bytes
+) -> tuple[float | None, str]:
+    started, ttft, done = time.perf_counter(), None, False
+    try:
+        async with session.post(url, data=body, headers=headers) as response:
+            if response.status != 200:
+                return None, f"HTTP {response.status}"
+            async for line in response.content:
+                if line.startswith(b"data: [DONE]"):
+                    done = True
+                elif ttft is None and line.startswith(b"data:") and _has_text(line[5:]):
+                    ttft = time.perf_counter() - started
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        return ttft, type(exc).__name__
+    return ttft, "" if done and ttft is not None else "incomplete"
+
+
+def _has_text(data: bytes) -> bool:
+    try:
+        choices = orjson.loads(data).get("choices") or [{}]
+    except orjson.JSONDecodeError:
+        return False
+    return bool((choices[0].get("delta") or {}).get("content"))
+
+
+def _pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    return values[min(len(values) - 1, round(q / 100 * (len(values) - 1)))]
+
+
+class _RssWatcher:
+    """Samples the resident memory of the given processes and their children; keeps each one's peak."""
+
+    def __init__(self, pids: list[int]) -> None:
+        self._roots = pids
+        self.peak: dict[str, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> None:
+        if self._roots:
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+            self._sample()  # a run shorter than the sampling interval still gets its numbers
+
+    def _run(self) -> None:
+        self._sample()
+        while not self._stop.wait(0.5):
+            self._sample()
+
+    def _sample(self) -> None:
+        for pid in _tree(self._roots):
+            size = rss_mb(pid)
+            if size < 50:  # multiprocessing's resource tracker, not a worker
+                continue
+            label = "parent" if pid in self._roots else f"worker {pid}"
+            self.peak[label] = round(max(self.peak.get(label, 0.0), size), 1)
+
+
+def _tree(roots: list[int]) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], list(roots)
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(children.get(pid, []))
+    return found
+
+
+def format_table(runs: list[StreamRun]) -> str:
+    """One line per target."""
+    head = (
+        f"{'target':<8} {'streams':>7} {'errors':>6} {'TTFT p50':>9} {'TTFT p99':>9} {'+p50 ms':>8} {'+p99 ms':>8}"
+        "  peak RSS MB"
+    )
+    lines = [head, "-" * len(head)]
+    for r in runs:
+        extra = "-" if r.overhead_p50_ms is None else f"{r.overhead_p50_ms:.1f}"
+        extra99 = "-" if r.overhead_p99_ms is None else f"{r.overhead_p99_ms:.1f}"
+        rss = ", ".join(f"{k}: {v:.0f}" for k, v in sorted(r.rss_mb.items())) or "-"
+        lines.append(
+            f"{r.target:<8} {r.streams:>7} {r.errors:>6} {r.ttft_p50_ms:>9.1f} {r.ttft_p99_ms:>9.1f} "
+            f"{extra:>8} {extra99:>8}  {rss}"
+        )
+    return "\n".join(lines)
+
+
+def write_json(runs: list[StreamRun], out: Path, **meta: object) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({**meta, "runs": [asdict(r) for r in runs]}, indent=2) + "\n")
