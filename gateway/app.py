@@ -8,6 +8,9 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -29,7 +32,15 @@ __all__ = ["create_app"]
 
 def create_app(svc: Services) -> FastAPI:
     """Build the gateway app over already-built services."""
-    app = FastAPI(title="NetOps Assistant gateway", version="0.1.0", docs_url="/docs", redoc_url=None)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        await svc.router.aclose()  # the upstream pool lives on this loop: close it before the loop goes
+
+    app = FastAPI(
+        title="NetOps Assistant gateway", version="0.1.0", docs_url="/docs", redoc_url=None, lifespan=lifespan
+    )
     app.state.svc = svc
     app.include_router(router)
     app.include_router(ui.router)

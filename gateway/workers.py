@@ -180,6 +180,7 @@ class _ClosesServices:
             if message["type"] == "lifespan.startup":
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                await self.svc.router.aclose()
                 self.svc.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return

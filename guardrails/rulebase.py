@@ -9,14 +9,17 @@ on prose.
 
 from __future__ import annotations
 
+import importlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from re import _constants as sre  # type: ignore[attr-defined]
-from re import _parser  # type: ignore[attr-defined]
 from typing import Any
 
 __all__ = ["KEYWORD_VALUE", "NOT_SENTENCE", "TYPES", "SecretRule", "rule"]
+
+# private modules with no stubs: loaded by name so the type checker treats them as Any
+sre: Any = importlib.import_module("re._constants")
+_parser: Any = importlib.import_module("re._parser")
 
 # type / encoding words that sit between a keyword and its value (`password 7 X`, `key-string encrypted X`)
 TYPES = r"(?:(?:\d{1,2}|sha512|md5|encrypted|clear|cipher|simple|password|hex|hexadecimal|ascii|ascii-text|ENC)\s+)*"

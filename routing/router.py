@@ -126,6 +126,12 @@ class Router:
             clock=clock,
         )
 
+    async def aclose(self) -> None:
+        """Close the backend's connection pool for the running event loop (backends without one: nothing)."""
+        aclose = getattr(self._backend, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
     def plan(self, route: Route, request: ModelRequest, klass: RequestClass | None = None) -> Decision:
         """The order this request would be tried in now, and why (no side effects)."""
         candidates = [
