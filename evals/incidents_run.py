@@ -71,7 +71,11 @@ def _ask(case: IncidentCase, url: str, key: str) -> tuple[IncidentScore, str]:
     }
     started = time.perf_counter()
     with httpx.stream(
-        "POST", f"{url}/v1/chat/completions", json=body, headers={"authorization": f"Bearer {key}"}, timeout=120
+        "POST",
+        f"{url}/v1/chat/completions",
+        json=body,
+        headers={"authorization": f"Bearer {key}", "cache-control": "no-cache"},
+        timeout=120,
     ) as response:
         response.raise_for_status()
         score = score_answer(case, _events(response.iter_lines()), started)

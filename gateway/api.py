@@ -186,11 +186,13 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 async def readyz(request: Request) -> JSONResponse:
-    """Readiness: the store, the index, and every route able to serve (at least one of its deployments up).
+    """Readiness: the store, the index, and every route able to serve (one of its own or its fallback routes'
+    deployments up).
 
     `ready` (200): everything up. `degraded` (200): some deployment is down, but every route still has one
-    that answers, so a load balancer keeps this replica. `not_ready` (503): the store or index is down, or
-    some route has no deployment left; `routes` names which."""
+    that answers (its own or a fallback's), so a load balancer keeps this replica; `degraded_routes` names the
+    routes with a deployment down. `not_ready` (503): the store or index is down, or some route has no
+    deployment left; `routes` names which."""
     svc = services(request)
     checks: dict[str, dict[str, Any]] = {}
     async with httpx.AsyncClient(timeout=2.0) as client:
@@ -208,13 +210,21 @@ async def readyz(request: Request) -> JSONResponse:
         "chunks": status.chunks,
         "detail": status.detail,
     }
-    routes = {
-        name: [d for d in route.deployments if checks[f"model:{d}"]["ok"]]
-        for name, route in svc.router.table.routes.items()
-    }
-    serving = checks["store"]["ok"] and checks["index"]["ok"] and all(routes.values())
+    table = svc.router.table
+    routes: dict[str, dict[str, Any]] = {}
+    for name, route in table.routes.items():
+        up = [d.name for d in table.candidates(route) if checks[f"model:{d.name}"]["ok"]]
+        down = [d.name for d in table.candidates(route) if d.name not in up]
+        served_by = "own" if set(up) & set(route.deployments) else "fallback" if up else "none"
+        routes[name] = {"ok": bool(up), "up": up, "down": down, "degraded": bool(down), "served_by": served_by}
+    serving = checks["store"]["ok"] and checks["index"]["ok"] and all(r["ok"] for r in routes.values())
     state = "ready" if all(c["ok"] for c in checks.values()) else "degraded" if serving else "not_ready"
-    body = {"status": state, "routes": {n: {"up": up, "ok": bool(up)} for n, up in routes.items()}, "checks": checks}
+    body = {
+        "status": state,
+        "routes": routes,
+        "degraded_routes": sorted(n for n, r in routes.items() if r["degraded"]),
+        "checks": checks,
+    }
     return JSONResponse(body, status_code=200 if serving else 503)
 
 

@@ -86,6 +86,7 @@ async def approve(action_id: str, request: Request, who: Caller) -> dict[str, An
         raise
     await _audit(svc, _decided(ctx, action_id, "approve", action.status, action))
     if action.status in ("executed", "failed"):
+        svc.caches.changed(who.tenant)
         await _audit(svc, _executed(ctx, action))
     return action.public()
 

@@ -29,6 +29,8 @@ __all__ = [
     "API_KEYS",
     "AUDIT",
     "AUDIT_CHECKPOINTS",
+    "CONFIG_ACTIVE",
+    "CONFIG_VERSIONS",
     "METADATA",
     "PROMPT_ACTIVE",
     "PROMPT_COUNTERS",
@@ -161,6 +163,30 @@ PROMPT_SERVED = Table(
     Column("rollout", String(32), nullable=False),
     Column("rating", Integer, nullable=False, default=0),  # 1 up, -1 down, 0 none
     Column("ts", Float, nullable=False),
+)
+
+# -- versioned configuration (gateway.config_versions): routes and deployments, guardrail policies ------------
+CONFIG_VERSIONS = Table(
+    "config_versions",  # append-only: every change, rollback included, is a new row
+    METADATA,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),  # routes | policy
+    Column("subject", String(64), nullable=False),  # "" for routes; a tenant or "default" for a policy
+    Column("digest", String(64), nullable=False),
+    Column("body", Text, nullable=False),  # canonical JSON, never a secret (deployments' API keys stay in settings)
+    Column("author", String(128), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("parent", Integer, nullable=True),
+)
+
+CONFIG_ACTIVE = Table(
+    "config_active",  # the version in force per (kind, subject); every gateway process polls it
+    METADATA,
+    Column("kind", String(16), primary_key=True),
+    Column("subject", String(64), primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("updated_at", Float, nullable=False),
 )
 
 # -- the Slack bot (gateway.slack.store) ----------------------------------------------------------------------

@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gateway.cache import wants_fresh
 from gateway.problems import problem
 from gateway.services import Services
 from gateway.turn import Turn
@@ -52,6 +53,9 @@ class Edge:
             audited=path.startswith("/v1/"),
             client=client[0] if client else "",
         )
+        if turn.audited:
+            await self.svc.live.maybe_refresh()  # config versions applied by another process
+        turn.fresh = wants_fresh(next((v.decode("latin-1") for k, v in scope["headers"] if k == b"cache-control"), ""))
         scope.setdefault("state", {}).update(request_id=request_id, turn=turn)
         sent = {"status": 0}
 

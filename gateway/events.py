@@ -16,6 +16,7 @@ __all__ = [
     "AuditEvent",
     "AuthFailed",
     "ChatCompleted",
+    "ConfigChanged",
     "FeedbackGiven",
     "PromptPromoted",
     "PromptRolledBack",
@@ -73,6 +74,8 @@ class ChatCompleted(AuditEvent):
     checks: list[dict[str, object]] = field(default_factory=list)  # the gateway's own read-only checks
     findings: int = 0
     prompts: str = ""  # the prompt templates' version (gateway.prompting)
+    cache: dict[str, object] | None = None  # a response cache hit: {kind, age_s, source_request_id, saved_usd}
+    timings_ms: dict[str, float] = field(default_factory=dict)  # model, retrieval, tools, gateway, total
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -140,6 +143,7 @@ class ToolInvoked(AuditEvent):
     duration_ms: float
     output_digest: str
     verdicts: list[dict[str, object]] = field(default_factory=list)
+    cached_age_s: float | None = None  # the output came from the tool cache, this old (gateway.cache)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -226,6 +230,22 @@ class PromptRolledBack(AuditEvent):
     reason: str  # manual | block_rate | error_rate
     actor: str
     counters: dict[str, dict[str, object]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConfigChanged(AuditEvent):
+    """A new version of the routes or of a tenant's guardrail policy came into force (applied or rolled back);
+    the tenant field is the policy's tenant, or "-" for the platform's routes."""
+
+    kind: ClassVar[str] = "config.changed"
+    config: str  # routes | policy
+    subject: str
+    version: int
+    previous: int | None
+    digest: str
+    author: str
+    reason: str
+    change: str  # apply | rollback
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -55,7 +55,16 @@ class Evidence:
     text: str = ""  # the rendered findings, guarded
 
     def report(self) -> list[dict[str, object]]:
-        return [_finding(f) for f in self.findings]
+        """The findings for the client; one seen in a cached tool output says how old it is (`age_s`)."""
+        ages = {(r.tool, str(r.arguments.get("device", ""))): r.age_s for r in self.raw if r.age_s is not None}
+        found = []
+        for f in self.findings:
+            item = _finding(f)
+            age = ages.get((f.tool, f.checked_on or f.device))
+            if age is not None:
+                item["age_s"] = round(age, 1)
+            found.append(item)
+        return found
 
 
 async def gather(
@@ -108,7 +117,10 @@ async def _run(turn: Turn, n: int, check: PlannedCheck, ctx: ToolContext, eviden
     turn.trail.extend(guarded.verdicts)
     evidence.ran.append((result, guarded.text))
     evidence.raw.append(result)
-    return {**_check(n, check), "ok": True, "duration_ms": round(result.duration_ms, 1), "output": guarded.text}
+    done = {**_check(n, check), "ok": True, "duration_ms": round(result.duration_ms, 1), "output": guarded.text}
+    if result.age_s is not None:  # from the tool cache
+        done["cached_age_s"] = round(result.age_s, 1)
+    return done
 
 
 def with_evidence(turn: Turn, request: ModelRequest, evidence: Evidence) -> ModelRequest:

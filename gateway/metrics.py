@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 __all__ = ["Metrics"]
 
@@ -23,3 +23,32 @@ class Metrics:
         self.cost = Counter("netops_cost_usd_total", "Model spend in USD", ["tenant", "deployment"], registry=r)
         self.tool_calls = Counter("netops_tool_calls_total", "Tool calls", ["tool", "outcome"], registry=r)
         self.rejections = Counter("netops_rejections_total", "Rejected requests", ["code"], registry=r)
+        self.answers = Counter(
+            "netops_answers_total",
+            "Successful chat answers (cost per answer: netops_answer_cost_usd_total / this)",
+            ["tenant", "route", "deployment", "cache"],
+            registry=r,
+        )
+        self.answer_cost = Counter(
+            "netops_answer_cost_usd_total",
+            "Model spend of successful answers",
+            ["tenant", "route", "deployment"],
+            registry=r,
+        )
+        self.cache_lookups = Counter(
+            "netops_cache_lookups_total",
+            "Cache lookups by cache and result (hit, miss, bypass)",
+            ["cache", "result"],
+            registry=r,
+        )
+        self.cache_stores = Counter("netops_cache_stores_total", "Entries stored per cache", ["cache"], registry=r)
+        self.cache_entries = Gauge("netops_cache_entries", "Entries held per cache", ["cache"], registry=r)
+        self.cache_saved = Counter(
+            "netops_cache_saved_usd_total", "Model spend saved by response cache hits", ["tenant"], registry=r
+        )
+        self.degraded = Counter(
+            "netops_degraded_answers_total",
+            "Answers not served by the route's first working choice",
+            ["route", "from_deployment", "to_deployment"],
+            registry=r,
+        )

@@ -10,10 +10,15 @@ and the Turn writes the one final audit event (completed, rejected or aborted) a
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import hashlib
+import logging
 from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field
+from functools import partial
 
+from gateway.cache import CachedAnswer, CacheHit, Caches, cache_key, entities
 from gateway.errors import ModelNotAllowed
 from gateway.events import ChatCompleted
 from gateway.evidence import Evidence, Progress, gather, unsupported_claims, with_evidence
@@ -33,9 +38,11 @@ from gateway.turn import Turn
 from guardrails import ScanContext, Stage, StreamGuard
 from retrieval import Hit
 from routing import ModelRequest, Route, RoutedStream, StreamEnd
-from tools import ToolContext, ToolResult
+from tools import Risk, ToolContext, ToolResult
 
 __all__ = ["AnswerDelta", "AnswerDone", "Progress", "chat"]
+
+_log = logging.getLogger("netops.cache")
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +70,12 @@ async def chat(req: ChatCompletionRequest, turn: Turn) -> AsyncGenerator[Progres
         raise ModelNotAllowed(f"tenant {turn.tenant!r} may not use model {route.name!r}")
     history = await guard_messages(turn, req.messages)
     question = last_user_text(history)
+    keys = await _cache_keys(turn, req, route, history)
+    cached = await _cached(turn, keys, question) if keys else None
+    if cached is not None:
+        async for done in _replay(turn, req, route, history, *cached):
+            yield done
+        return
     excerpts = await chat_excerpts(turn, history) if route.assistant else []
     tools = turn.tool_context()
     request = model_request(req, route, build_messages(turn.prompts, history, excerpts), turn.svc.tools, tools)
@@ -96,10 +109,171 @@ async def chat(req: ChatCompletionRequest, turn: Turn) -> AsyncGenerator[Progres
         answer.stream.deployment, prompt_tokens=end.prompt_tokens, completion_tokens=end.completion_tokens
     )
     await turn.complete(_completed(turn, answer, cost, evidence))
+    _counted(turn, route.name, answer.stream.deployment.name, cost, "")
     _shadow(turn, answer, evidence, question)  # a shadow rollout's candidate answers too, in the background
     report = _report(turn, answer, cost, evidence)
     report["unsupported"] = [{"claim": u.claim, "reason": u.reason} for u in unsupported]
+    if keys and not any(turn.svc.tools.risks.get(r.tool) is not Risk.READ for r, _ in answer.tools):
+        kept = CachedAnswer(
+            "".join(answer.text),
+            end.finish_reason,
+            end.prompt_tokens,
+            end.completion_tokens,
+            answer.stream.deployment.name,
+            cost,
+            turn.request_id,
+            report,
+        )
+        _keep(turn, keys, question, kept)
     yield AnswerDone(end.finish_reason, end.prompt_tokens, end.completion_tokens, report)
+
+
+@dataclass(frozen=True, slots=True)
+class _Keys:
+    """Where a request's answer may be cached: its exact key, and for a one-question conversation the scope and
+    entities under which the semantic cache may match a similar question."""
+
+    exact: str
+    scope: str
+    entities: tuple[str, ...] | None  # None: not a one-question conversation (no semantic match)
+
+
+async def _cache_keys(
+    turn: Turn, req: ChatCompletionRequest, route: Route, history: list[tuple[str, str]]
+) -> _Keys | None:
+    """The cache keys of a deterministic request (temperature 0), or None when it may not be cached: everything
+    that decides the answer is in them, from the tenant to the guarded prompt and the live index version."""
+    temperature = route.temperature if req.temperature is None else req.temperature
+    if temperature != 0 or req.forced_tool is not None:
+        return None
+    caches = turn.svc.caches
+    if not turn.cached:
+        caches.answers.bypassed()
+        return None
+    who = turn.who
+    parts = {
+        "route": route.name,
+        "prompts": turn.prompts.version,
+        "policy": turn.guards.policy_id,
+        "index": await turn.index_version() if route.assistant else "",
+        "max_tokens": req.token_limit,
+        "tool_choice": str(req.tool_choice),
+        "clearance": who.clearance,
+        "role": who.role,
+        "grants": sorted(who.tools),
+        "context": _digest([(r, t) for r, t in history if r != "user"]),  # system messages
+    }
+    exact = cache_key(turn.tenant, "response", {**parts, "prompt": _digest(history)})
+    single = sum(r == "user" for r, _ in history) == 1 and all(r in ("system", "developer", "user") for r, _ in history)
+    semantic = caches.settings.semantic and turn.svc.semantic is not None and single
+    names = [d.name for d in turn.svc.toolbox.inventory.for_tenant(turn.tenant).devices] if semantic else []
+    found = entities(last_user_text(history), names) if semantic else None
+    return _Keys(exact, cache_key(turn.tenant, "scope", parts).rsplit("\x1f", 1)[-1], found)
+
+
+async def _cached(turn: Turn, keys: _Keys, question: str) -> tuple[CacheHit[CachedAnswer], dict[str, object]] | None:
+    """An exact hit, else a semantic one (same scope and entities, similar question), with what to report."""
+    caches, memory = turn.svc.caches, turn.svc.semantic
+    hit = caches.answers.get(keys.exact)
+    if hit is not None:
+        return hit, {"kind": "response"}
+    if keys.entities is None or memory is None:
+        return None
+    threshold = caches.settings.semantic_threshold
+    try:
+        recall = await asyncio.to_thread(
+            memory.recall, turn.tenant, keys.scope, question, keys.entities, threshold=threshold
+        )
+    except Exception as exc:  # noqa: BLE001 - a cache that cannot answer is a miss, never a failed request
+        _log.warning("semantic cache recall failed: %s", type(exc).__name__)
+        recall = None
+    caches.semantic_lookup(hit=recall is not None)
+    if recall is None:
+        return None
+    answer = CachedAnswer(**recall.value)
+    return CacheHit(answer, recall.age_s), {"kind": "semantic", "similarity": round(recall.score, 4)}
+
+
+def _keep(turn: Turn, keys: _Keys, question: str, answer: CachedAnswer) -> None:
+    """Store an answer in the response cache, and (in the background) in the semantic cache."""
+    turn.svc.caches.answers.put(keys.exact, answer)
+    memory = turn.svc.semantic
+    if keys.entities is None or memory is None:
+        return
+    value = dataclasses.asdict(answer)
+    job = asyncio.get_running_loop().run_in_executor(
+        None, memory.remember, turn.tenant, keys.scope, question, keys.entities, value
+    )
+    job.add_done_callback(partial(_remembered, turn.svc.caches))
+
+
+def _remembered(caches: Caches, job: asyncio.Future[None]) -> None:
+    if job.cancelled():
+        return
+    if job.exception() is not None:
+        _log.warning("semantic cache remember failed: %s", type(job.exception()).__name__)
+    else:
+        caches.semantic_stored()
+
+
+async def _replay(
+    turn: Turn,
+    req: ChatCompletionRequest,
+    route: Route,
+    history: list[tuple[str, str]],
+    hit: CacheHit[CachedAnswer],
+    how: dict[str, object],
+) -> AsyncIterator[AnswerDelta | AnswerDone]:
+    """Answer from the response cache: the output guard runs again, limits count the request, nothing is spent;
+    the audit record says which request computed the answer and what the hit saved."""
+    cached = hit.value
+    request = model_request(req, route, build_messages(turn.prompts, history, []), turn.svc.tools, None)
+    await turn.reserve(route, request)  # rate limits apply to hits too
+    out = StreamGuard(turn.guards.output, ScanContext(turn.tenant, Stage.OUTPUT, turn.vault))
+    text = await out.afeed(cached.text) + await out.aflush()
+    turn.trail.extend(out.verdicts)
+    turn.completion_chars = len(text)
+    deployment = turn.svc.router.table.deployments.get(cached.deployment)
+    if deployment is not None:
+        await turn.settle(deployment, prompt_tokens=0, completion_tokens=0)
+    info = {
+        **how,
+        "age_s": round(hit.age_s, 1),
+        "source_request_id": cached.request_id,
+        "saved_usd": round(cached.cost_usd, 8),
+    }
+    turn.svc.caches.saved.labels(turn.tenant).inc(cached.cost_usd)
+    report = cached.report
+    await turn.complete(
+        ChatCompleted(
+            tenant=turn.tenant,
+            request_id=turn.request_id,
+            key_id=turn.key_id,
+            route=route.name,
+            deployment=cached.deployment,
+            prompt_digest=_digest(history),
+            stream=req.stream,
+            prompt_tokens=0,
+            completion_tokens=0,
+            cost_usd=0.0,
+            finish_reason=cached.finish_reason,
+            policy=turn.guards.policy_id,
+            verdicts=turn.trail.summaries(),
+            citations=list(report.get("citations", [])),
+            tools=[{k: v for k, v in t.items() if k != "output"} for t in report.get("tools", [])],
+            findings=len(report.get("findings", [])),
+            prompts=turn.prompts.version,
+            cache=info,
+            timings_ms=turn.timed(),
+        )
+    )
+    _counted(turn, route.name, cached.deployment, 0.0, str(how["kind"]))
+    if text:
+        yield AnswerDelta(text)
+    warnings = list(dict.fromkeys([*turn.trail.warnings, *report.get("warnings", [])]))
+    netops = {**report, "cost_usd": 0.0, "cache": info, "warnings": warnings, "redactions": turn.vault.count}
+    netops["timings_ms"] = turn.timed()
+    yield AnswerDone(cached.finish_reason, 0, 0, netops)
 
 
 @dataclass
@@ -120,7 +294,7 @@ class _Answer:
 
 async def _stream(turn: Turn, answer: _Answer, out: StreamGuard) -> AsyncIterator[str]:
     """Guarded text of the current stream; its `StreamEnd` is added to the answer's totals."""
-    async for item in stream_answer(answer.stream, out):
+    async for item in stream_answer(turn, answer.stream, out):
         if isinstance(item, StreamEnd):
             prev = answer.end
             answer.end = StreamEnd(
@@ -146,6 +320,13 @@ async def _follow_up(turn: Turn, answer: _Answer, out: StreamGuard) -> AsyncIter
     answer.stream = await turn.open(answer.route, request, buffered=not answer.req.stream)
     async for text in _stream(turn, answer, out):
         yield text
+
+
+def _counted(turn: Turn, route: str, deployment: str, cost: float, cache: str) -> None:
+    """A successful answer and its cost, for the cost per answer by tenant, route and deployment."""
+    metrics = turn.svc.metrics
+    metrics.answers.labels(turn.tenant, route, deployment, cache or "none").inc()
+    metrics.answer_cost.labels(turn.tenant, route, deployment).inc(cost)
 
 
 def _shadow(turn: Turn, answer: _Answer, evidence: Evidence, question: str) -> None:
@@ -185,6 +366,7 @@ def _report(turn: Turn, answer: _Answer, cost: float, evidence: Evidence) -> dic
         "checks": [{**r.summary(), "output": text} for r, text in evidence.ran],
         "route": answer.route.name,
         "deployment": answer.stream.deployment.name,
+        "degraded": answer.stream.degraded(),  # {from, to, reason} when a fallback served it
         "cost_usd": round(cost, 8),
         "policy": turn.guards.policy_id,
         "prompts": turn.prompts.version,
@@ -193,6 +375,7 @@ def _report(turn: Turn, answer: _Answer, cost: float, evidence: Evidence) -> dic
         "redactions": turn.vault.count,
         "warnings": turn.trail.warnings,
         "confirmation_required": turn.trail.confirmations(),
+        "timings_ms": turn.timed(),
     }
 
 
@@ -219,6 +402,7 @@ def _completed(turn: Turn, answer: _Answer, cost: float, evidence: Evidence) -> 
         findings=len(evidence.findings),
         prompts=turn.prompts.version,
         checks=[r.summary() for r, _ in evidence.ran],
+        timings_ms=turn.timed(),
     )
 
 

@@ -24,6 +24,7 @@ from gateway.errors import (
 from guardrails import Blocked, GuardrailError, InputTooLarge, ScannerFailed
 from retrieval import IndexUnavailable, InvalidQuery, NothingToRollBack, PromoteRefused, RetrievalError, UnknownVersion
 from routing import (
+    BackendMalformed,
     BackendUnavailable,
     BudgetExhausted,
     DeploymentFailed,
@@ -72,6 +73,7 @@ STATUS: dict[type[Exception], tuple[int, str]] = {
     NoEligibleDeployment: (422, "No eligible model deployment"),
     ToolFailed: (502, "Tool failed"),
     ScannerFailed: (503, "Guardrail unavailable"),
+    BackendMalformed: (502, "Model backend answered with no completion stream"),
     BackendUnavailable: (503, "Model backend unavailable"),
     DeploymentFailed: (502, "Model backend failed"),
     IndexUnavailable: (503, "Runbook index unavailable"),

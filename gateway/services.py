@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.audit import AuditLog
+from gateway.cache import Caches
 from gateway.checkpoints import Checkpointer
+from gateway.config_versions import ConfigVersions, Kind, LiveConfig, guards_with, validate_policy, validate_routes
 from gateway.db import open_engine
 from gateway.metrics import Metrics
 from gateway.prompting import PromptBook
@@ -26,10 +29,11 @@ from gateway.shadow import Shadows
 from gateway.tenants import Tenants
 from guardrails import Guards, default_guards, load_guards
 from retrieval import Embedder, LazyEmbedder, MiniLMEmbedder, Retriever, RunbookIndex, VectorStore, open_store
+from retrieval.semantic import SemanticCache, SemanticMemory
 from routing import BreakerConfig, ModelBackend, ProviderBackend, Router, RouteTable
 from tools import Toolbox, ToolRegistry
 
-__all__ = ["Services", "build_guards", "open_index"]
+__all__ = ["Services", "build_guards", "open_index", "semantic_memory"]
 
 
 @dataclass
@@ -51,6 +55,10 @@ class Services:
     prompts: PromptBook
     rollouts: Rollouts = field(init=False)  # canary and shadow rollouts of prompt versions, and their counters
     shadows: Shadows = field(init=False)  # shadow rollouts' background answers
+    caches: Caches = field(init=False)  # response, tool-output and retrieval caches (gateway.cache)
+    config: ConfigVersions = field(init=False)  # routes and policies as versions (gateway.config_versions)
+    live: LiveConfig = field(init=False)  # keeps this process on the versions in force
+    semantic: SemanticMemory | None = None  # the semantic cache's memory (in the index's process)
 
     def __post_init__(self) -> None:
         ps = self.settings.prompts
@@ -58,6 +66,18 @@ class Services:
         self.shadows = Shadows(
             self.router, self.rollouts, self.audit, concurrency=ps.shadow_concurrency, queue=ps.shadow_queue
         )
+        self.caches = Caches.build(self.settings.cache, self.metrics)
+        self.config = ConfigVersions(self.engine, self.audit)
+        self.live = LiveConfig(self.config, refresh_s=self.settings.config_refresh_s)
+        self.live.on(Kind.ROUTES, self._use_routes)
+        self.live.on(Kind.POLICY, self._use_policy)
+        self.live.refresh()  # a version applied before this start wins over the settings file
+
+    def _use_routes(self, subject: str, body: dict[str, Any]) -> None:
+        self.router.use(validate_routes(body, self.settings))
+
+    def _use_policy(self, subject: str, body: dict[str, Any]) -> None:
+        self.guards = guards_with(self.guards, subject, validate_policy(subject, body, self.settings))
 
     @classmethod
     def build(
@@ -67,11 +87,14 @@ class Services:
         backend: ModelBackend | None = None,
         index: tuple[VectorStore | None, Retriever] | None = None,
         shared_limits: bool = False,
+        semantic: SemanticMemory | None = None,
     ) -> Services:
         """`index` replaces the configured one (a worker's remote index); `shared_limits` keeps limits and
         budgets in a store all worker processes share (`Metering.build`)."""
         engine = open_engine(settings.sqlalchemy_url)
         store, retriever = index or open_index(settings)
+        if semantic is None:
+            semantic = semantic_memory(settings, store, retriever)
         metrics, rs = Metrics(), settings.routing
         breaker = BreakerConfig(rs.failure_threshold, rs.cooldown_s, rs.max_cooldown_s)
         table = RouteTable(settings.deployments, settings.routes)
@@ -104,6 +127,7 @@ class Services:
             prompts=PromptBook.open(
                 settings.prompts.dir, store=settings.data_dir / "prompts", pins=settings.prompts.pins
             ),
+            semantic=semantic,
         )
 
     def close(self) -> None:
@@ -122,6 +146,19 @@ def build_guards(settings: Settings) -> Guards:
     if g.policies_dir is None:
         return default_guards(max_chars=g.max_input_chars, max_tokens=g.max_input_tokens)
     return load_guards(g.policies_dir, max_chars=g.max_input_chars, max_tokens=g.max_input_tokens)
+
+
+def semantic_memory(settings: Settings, store: VectorStore | None, retriever: Retriever) -> SemanticMemory | None:
+    """The semantic cache over the index's store and embedder (a worker is given its parent's instead)."""
+    c = settings.cache
+    if not (c.enabled and c.semantic):
+        return None
+    if store is not None and isinstance(retriever, RunbookIndex):
+        name = f"{settings.retrieval.collection}-semcache"
+        return SemanticCache(
+            store, retriever.embedder, name=name, ttl_s=c.semantic_ttl_s, max_entries=c.semantic_entries
+        )
+    return None
 
 
 def open_index(settings: Settings, *, lazy: bool = False) -> tuple[VectorStore, RunbookIndex]:

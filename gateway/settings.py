@@ -25,6 +25,7 @@ from pydantic_settings import (
 from routing.table import Deployment, Route, RouteTable, RoutingSettings
 
 __all__ = [
+    "CacheSettings",
     "GuardrailSettings",
     "ModelServerSettings",
     "PromptSettings",
@@ -138,6 +139,26 @@ class SlackSettings(_Strict):
         return self.bot_token is not None and secret is not None
 
 
+class CacheSettings(_Strict):
+    """Response, tool-output and retrieval caches (`gateway.cache`): per gateway process, tenant-scoped."""
+
+    enabled: bool = True
+    bypass_tenants: list[str] = Field(default_factory=list)  # tenants whose requests never use a cache
+    response_ttl_s: float = Field(120.0, ge=0.0)  # a cached answer's checks are this old at most
+    response_entries: int = Field(2048, ge=0)
+    tool_ttl_s: float = Field(5.0, ge=0.0)  # read-only tools' outputs; 0 turns the tool cache off
+    tool_ttl_overrides: dict[str, float] = Field(default_factory=dict)  # per tool, e.g. {ping: 0}
+    tool_entries: int = Field(4096, ge=0)
+    retrieval_ttl_s: float = Field(600.0, ge=0.0)  # keyed by index version: a promote is seen at once anyway
+    retrieval_entries: int = Field(4096, ge=0)
+    # the semantic cache (retrieval.semantic): a single-question conversation may reuse the answer to a similar
+    # question with exactly the same entities (devices, interfaces, peers, prefixes, protocols)
+    semantic: bool = True
+    semantic_threshold: float = Field(0.92, gt=0.0, le=1.0)  # cosine similarity of the two questions
+    semantic_ttl_s: float = Field(120.0, ge=0.0)
+    semantic_entries: int = Field(5000, ge=0)  # per generation of `semantic_ttl_s`
+
+
 class Settings(BaseSettings):
     """Everything the platform needs to start. See `infra/netops.example.yaml`."""
 
@@ -157,6 +178,8 @@ class Settings(BaseSettings):
     tools: ToolSettings = ToolSettings()
     prompts: PromptSettings = PromptSettings()
     slack: SlackSettings = SlackSettings()
+    cache: CacheSettings = CacheSettings()
+    config_refresh_s: float = Field(1.0, ge=0.0, le=60.0)  # a config version applied elsewhere is in force within
 
     @model_validator(mode="after")
     def _defaults_and_references(self) -> Settings:

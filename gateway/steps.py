@@ -8,6 +8,7 @@ from dataclasses import replace
 from functools import partial
 from typing import Any
 
+from gateway.cache import cache_key
 from gateway.events import ToolDenied, ToolInvoked
 from gateway.prompting import tool_message
 from gateway.schemas import ChatCompletionRequest, ChatMessage
@@ -16,7 +17,7 @@ from gateway.turn import Turn
 from guardrails import Action, ChainResult, ScanContext, Stage, StreamGuard, Verdict
 from retrieval import Hit, RetrievalError
 from routing import ModelRequest, Route, RoutedStream, StreamEnd, TextDelta, ToolCall
-from tools import ToolContext, ToolError, ToolRegistry, ToolResult
+from tools import Risk, ToolContext, ToolError, ToolRegistry, ToolResult
 
 __all__ = [
     "chat_excerpts",
@@ -51,8 +52,9 @@ async def retrieve(turn: Turn, query: str, top_k: int) -> list[tuple[Hit, str]]:
 
     Clearance is the key's own (user: internal, approver: confidential, admin: restricted), in chat as in search.
     """
-    svc, who = turn.svc, turn.who
-    hits = await asyncio.to_thread(partial(svc.retriever.search, who.tenant, query, top_k, clearance=who.clearance))
+    who = turn.who
+    with turn.timings.step("retrieval"):
+        hits = await _search(turn, query, top_k)
     chain, ctx = turn.guards.context, ScanContext(who.tenant, Stage.CONTEXT, turn.vault)
     excerpts = []
     for hit in hits:
@@ -60,6 +62,24 @@ async def retrieve(turn: Turn, query: str, top_k: int) -> list[tuple[Hit, str]]:
         turn.trail.extend(result.verdicts)
         excerpts.append((hit, result.text))
     return excerpts
+
+
+async def _search(turn: Turn, query: str, top_k: int) -> list[Hit]:
+    """The index's hits, from the retrieval cache when the live version already answered this query."""
+    svc, who = turn.svc, turn.who
+    search = partial(svc.retriever.search, who.tenant, query, top_k, clearance=who.clearance)
+    if not turn.cached:
+        svc.caches.retrieval.bypassed()
+        return await asyncio.to_thread(search)
+    version = await turn.index_version()
+    key = cache_key(who.tenant, "retrieval", {"v": version, "c": who.clearance, "k": top_k, "q": query})
+    hit = svc.caches.retrieval.get(key)
+    if hit is not None:
+        return list(hit.value)
+    hits = await asyncio.to_thread(search)
+    if version and all(h.index_version == version for h in hits):  # not across a promote that raced the search
+        svc.caches.retrieval.put(key, hits)
+    return hits
 
 
 async def chat_excerpts(turn: Turn, history: Sequence[tuple[str, str]]) -> list[tuple[Hit, str]]:
@@ -97,9 +117,15 @@ def model_request(
     )
 
 
-async def stream_answer(stream: RoutedStream, guard: StreamGuard) -> AsyncIterator[str | StreamEnd]:
-    """Model deltas through the streaming output guard (off the loop, with its deadline); `StreamEnd` last."""
-    async for event in stream:
+async def stream_answer(turn: Turn, stream: RoutedStream, guard: StreamGuard) -> AsyncIterator[str | StreamEnd]:
+    """Model deltas through the streaming output guard (off the loop, with its deadline); `StreamEnd` last. The
+    time spent waiting on the upstream is the turn's model time."""
+    events = aiter(stream)
+    while True:
+        with turn.timings.step("model"):
+            event = await anext(events, None)
+        if event is None:
+            return
         if isinstance(event, TextDelta):
             text = await guard.afeed(event.text)
             if text:
@@ -138,7 +164,8 @@ async def invoke_audited(
     svc = turn.svc
     known = name if name in svc.tools.risks else "unknown"
     try:
-        result = await svc.tools.invoke(name, arguments, ctx)
+        with turn.timings.step("tools"):
+            result = await _run_tool(turn, name, arguments, ctx)
     except ToolError as exc:
         svc.metrics.tool_calls.labels(known, exc.code).inc()
         denied = ToolDenied(tenant=ctx.tenant, request_id=ctx.request_id, key_id=ctx.key_id, tool=known, code=exc.code)
@@ -148,6 +175,28 @@ async def invoke_audited(
     guarded = await turn.guards.context.arun(result.output, ScanContext(ctx.tenant, Stage.CONTEXT, turn.vault))
     await svc.audit.append_async(_invoked(ctx, result, guarded.verdicts, svc))
     return result, guarded
+
+
+async def _run_tool(turn: Turn, name: str, arguments: str | Mapping[str, Any], ctx: ToolContext) -> ToolResult:
+    """Run a tool, or take a read-only tool's output from the tool cache while it is young (its age is reported);
+    grants and arguments are checked first either way."""
+    svc = turn.svc
+    ttl = svc.caches.tool_ttl(name)
+    if svc.tools.risks.get(name) is not Risk.READ or ttl <= 0:
+        return await svc.tools.invoke(name, arguments, ctx)
+    if not turn.cached:
+        svc.caches.tools.bypassed()
+        return await svc.tools.invoke(name, arguments, ctx)
+    _, args = svc.tools.check(name, arguments, ctx)
+    validated = args.model_dump(mode="json")
+    key = cache_key(ctx.tenant, "tool", {"tool": name, "arguments": validated})
+    hit = svc.caches.tools.get(key)
+    if hit is not None:
+        output, duration_ms = hit.value
+        return ToolResult(name, validated, output, duration_ms, age_s=hit.age_s)
+    result = await svc.tools.invoke(name, validated, ctx)
+    svc.caches.tools.put(key, (result.output, result.duration_ms), ttl_s=ttl)
+    return result
 
 
 def _invoked(ctx: ToolContext, result: ToolResult, verdicts: Sequence[Verdict], svc: Services) -> ToolInvoked:
@@ -160,5 +209,6 @@ def _invoked(ctx: ToolContext, result: ToolResult, verdicts: Sequence[Verdict], 
         arguments=result.arguments,
         duration_ms=round(result.duration_ms, 2),
         output_digest=result.output_digest,
+        cached_age_s=None if result.age_s is None else round(result.age_s, 1),
         verdicts=[v.summary() for v in verdicts if v.action is not Action.ALLOW],
     )

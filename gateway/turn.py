@@ -24,7 +24,9 @@ client that disconnects cannot skip it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
 import anyio
@@ -43,6 +45,7 @@ from gateway.rollout import Choice, Served
 from gateway.services import Services
 from gateway.tenants import Principal
 from guardrails import Action, TenantGuards, Vault, Verdict
+from retrieval import RetrievalError
 from routing import ModelRequest, Route, RoutedStream
 from routing.table import Deployment
 from tools import ToolContext
@@ -74,6 +77,26 @@ class Trail:
         return [v.summary() for v in self.verdicts if v.action is not Action.ALLOW]
 
 
+class Timings:
+    """Where a request's time went: waiting on the model, retrieval, tools (ms); the rest is the gateway's own."""
+
+    def __init__(self) -> None:
+        self.ms: dict[str, float] = {"model": 0.0, "retrieval": 0.0, "tools": 0.0}
+
+    @contextlib.contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.ms[name] += (time.perf_counter() - started) * 1000
+
+    def split(self, total_ms: float) -> dict[str, float]:
+        """Each step's share and the gateway's (the total less the steps), rounded to 0.1 ms."""
+        steps = {k: round(v, 1) for k, v in self.ms.items()}
+        return {**steps, "gateway": round(max(0.0, total_ms - sum(self.ms.values())), 1), "total": round(total_ms, 1)}
+
+
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """How a request ended: its HTTP status, stable code (empty on success) and the final audit event's kind."""
@@ -102,6 +125,9 @@ class Turn:
         self.completion_chars = 0
         self.choice: Choice | None = None  # the prompt version chosen for a chat request (gateway.rollout)
         self.unsupported = 0  # unsupported-claim flags on the answer (counted per prompt version)
+        self._index_version: str | None = None
+        self.timings = Timings()
+        self.fresh = False  # the client sent `Cache-Control: no-cache`: compute everything anew (gateway.cache)
         self._started = time.perf_counter()
         self.outcome: Outcome | None = None
         self._stream: RoutedStream | None = None
@@ -152,6 +178,26 @@ class Turn:
     def guards(self) -> TenantGuards:
         return self.svc.guards.for_tenant(self.who.tenant)
 
+    @property
+    def cached(self) -> bool:
+        """Whether this request may be answered from, and stored in, the caches."""
+        return not self.fresh and self.svc.caches.enabled_for(self.tenant)
+
+    def timed(self) -> dict[str, float]:
+        """The request's time so far, split by step (ms)."""
+        return self.timings.split((time.perf_counter() - self._started) * 1000)
+
+    async def index_version(self) -> str:
+        """The live runbook index version, asked once per request ("" when none is promoted)."""
+        if self._index_version is None:
+            try:
+                status = await asyncio.to_thread(self.svc.retriever.status)
+            except RetrievalError:  # the index host is gone: nothing is cached against a version
+                self._index_version = ""
+            else:
+                self._index_version = status.version if status.ready else ""
+        return self._index_version
+
     def tool_context(self) -> ToolContext:
         who = self.who
         return self.svc.toolbox.context(
@@ -166,7 +212,11 @@ class Turn:
 
     async def open(self, route: Route, request: ModelRequest, *, buffered: bool) -> RoutedStream:
         """Call the model; from here on an unfinished request is `aborted`, not `rejected`."""
-        self._stream = await self.svc.router.open(route, request, buffered=buffered)
+        with self.timings.step("model"):
+            self._stream = await self.svc.router.open(route, request, buffered=buffered)
+        degraded = self._stream.degraded()
+        if degraded is not None:
+            self.svc.metrics.degraded.labels(route.name, degraded["from"], degraded["to"]).inc()
         return self._stream
 
     async def settle(self, deployment: Deployment, *, prompt_tokens: int, completion_tokens: int) -> float:

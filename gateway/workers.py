@@ -40,11 +40,12 @@ from gateway.edge import configure_logging
 from gateway.services import Services
 from gateway.settings import Settings, load_settings
 from retrieval import Hit, IndexStatus, Retriever
+from retrieval.semantic import Recall, SemanticMemory
 
 __all__ = ["IndexHost", "RemoteRetriever", "WorkerPlan", "rss_mb", "serve_workers", "worker_app"]
 
 _log = logging.getLogger("netops.workers")
-_CALLS = ("search", "status")
+_CALLS = {"search": "index", "status": "index", "recall": "semantic", "remember": "semantic"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +72,7 @@ class WorkerPlan:
 class IndexHost:
     """Serves one `Retriever` to the worker processes over an authenticated Unix socket, a thread per worker."""
 
-    def __init__(self, retriever: Retriever, run_dir: Path) -> None:
+    def __init__(self, retriever: Retriever, run_dir: Path, semantic: SemanticMemory | None = None) -> None:
         run_dir.mkdir(parents=True, exist_ok=True)
         key_file = run_dir / "index.key"
         key_file.touch(mode=0o600)
@@ -83,7 +84,9 @@ class IndexHost:
             sock = Path(tempfile.mkdtemp(prefix="netops-")) / "index.sock"
         sock.unlink(missing_ok=True)
         self.plan = WorkerPlan(str(sock), str(key_file))
-        self._retriever = retriever
+        self._targets: dict[str, object] = {"index": retriever}
+        if semantic is not None:
+            self._targets["semantic"] = semantic
         self._listener = Listener(str(sock), family="AF_UNIX", authkey=self._key)
         self._thread = threading.Thread(target=self._accept, name="index-host", daemon=True)
 
@@ -116,16 +119,17 @@ class IndexHost:
                 conn.send(self._answer(name, args, kwargs))
 
     def _answer(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[bool, Any]:
-        if name not in _CALLS:
+        target = self._targets.get(_CALLS.get(name, ""))
+        if target is None:
             return False, ValueError(f"index host: no call {name!r}")
         try:
-            return True, getattr(self._retriever, name)(*args, **kwargs)
+            return True, getattr(target, name)(*args, **kwargs)
         except Exception as exc:  # noqa: BLE001 - re-raised in the worker that asked
             return False, _portable(exc)
 
 
 class RemoteRetriever:
-    """The `Retriever` a worker uses: the parent's index, one connection per worker thread."""
+    """The `Retriever` a worker uses: the parent's index (and semantic cache), one connection per worker thread."""
 
     def __init__(self, plan: WorkerPlan) -> None:
         self._plan = plan
@@ -139,6 +143,17 @@ class RemoteRetriever:
     def status(self) -> IndexStatus:
         result: IndexStatus = self._call("status", (), {})
         return result
+
+    def recall(
+        self, tenant: str, scope: str, question: str, entities: tuple[str, ...], *, threshold: float
+    ) -> Recall | None:
+        result: Recall | None = self._call("recall", (tenant, scope, question, entities), {"threshold": threshold})
+        return result
+
+    def remember(
+        self, tenant: str, scope: str, question: str, entities: tuple[str, ...], value: dict[str, Any]
+    ) -> None:
+        self._call("remember", (tenant, scope, question, entities, value), {})
 
     def _call(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         for attempt in (1, 2):  # a parent restarted meanwhile: reconnect once
@@ -193,7 +208,7 @@ def serve_workers(svc: Services, *, config: Path | None, host: str, port: int, w
     """
     import uvicorn  # noqa: PLC0415
 
-    index = IndexHost(svc.retriever, svc.settings.data_dir.resolve() / "run").start()
+    index = IndexHost(svc.retriever, svc.settings.data_dir.resolve() / "run", svc.semantic).start()
     index.plan.write(svc.settings)
     if config is not None:  # the workers load the same settings: they are spawned, not forked
         os.environ["NETOPS_CONFIG"] = str(config.resolve())
@@ -213,7 +228,8 @@ def worker_app() -> ASGIApp:
     configure_logging()
     settings = load_settings()  # NETOPS_CONFIG, set by the parent, names the same file
     retriever = RemoteRetriever(WorkerPlan.read(settings))
-    svc = Services.build(settings, index=(None, retriever), shared_limits=True)
+    semantic = retriever if settings.cache.enabled and settings.cache.semantic else None  # the parent's
+    svc = Services.build(settings, index=(None, retriever), shared_limits=True, semantic=semantic)
     app = _ClosesServices(create_app(svc), svc)
     click.echo(f"worker {os.getpid()} ready: {rss_mb(os.getpid()):.0f} MB resident", err=True)
     return app

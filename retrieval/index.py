@@ -96,6 +96,11 @@ class RunbookIndex:
         self.mode = mode
         self._max_chars = max_chars
 
+    @property
+    def embedder(self) -> Embedder:
+        """The embedder of this index (the semantic cache embeds questions with it)."""
+        return self._embedder
+
     # -- reading -------------------------------------------------------------------------------------------
 
     def live(self) -> str | None:

@@ -7,6 +7,7 @@ from routing.backend import LiteLLMBackend, ModelBackend, ModelRequest, StreamEn
 from routing.breaker import BreakerConfig, BreakerState, CircuitBreaker
 from routing.classify import RequestClass, classify
 from routing.errors import (
+    BackendMalformed,
     BackendUnavailable,
     BudgetExhausted,
     DeploymentFailed,
@@ -23,6 +24,7 @@ from routing.table import Deployment, Route, RouteTable, RoutingSettings
 
 __all__ = [
     "POLICIES",
+    "BackendMalformed",
     "BackendUnavailable",
     "BreakerConfig",
     "BreakerState",

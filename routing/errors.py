@@ -12,6 +12,7 @@ RoutingError
 from __future__ import annotations
 
 __all__ = [
+    "BackendMalformed",
     "BackendUnavailable",
     "BudgetExhausted",
     "DeploymentFailed",
@@ -48,6 +49,12 @@ class BackendUnavailable(RoutingError):
         self.deployments = deployments
 
 
+class BackendMalformed(BackendUnavailable):
+    """Every deployment tried answered, but not with a chat completion stream (a JSON body, a cut stream)."""
+
+    code = "backend_malformed"
+
+
 class NoEligibleDeployment(RoutingError):
     """The route has no deployment this request may use (residency or capability policy)."""
 
@@ -59,9 +66,10 @@ class DeploymentFailed(RoutingError):
 
     code = "deployment_failed"
 
-    def __init__(self, detail: str, *, deployment: str) -> None:
+    def __init__(self, detail: str, *, deployment: str, malformed: bool = False) -> None:
         super().__init__(detail)
         self.deployment = deployment
+        self.malformed = malformed  # it answered, but not with a chat completion stream
 
 
 class LimitExceeded(RoutingError):

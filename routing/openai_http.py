@@ -75,8 +75,11 @@ class OpenAIHTTPBackend:
                 yield event
         except DeploymentFailed:
             raise
-        except (aiohttp.ClientError, TimeoutError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        except (aiohttp.ClientError, TimeoutError) as exc:
             raise DeploymentFailed(f"{deployment.name}: {type(exc).__name__}", deployment=deployment.name) from exc
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:  # a chunk that is not a completion chunk
+            detail = f"{deployment.name}: malformed chunk ({type(exc).__name__})"
+            raise DeploymentFailed(detail, deployment=deployment.name, malformed=True) from exc
 
     async def _stream(self, deployment: Deployment, request: ModelRequest) -> AsyncIterator[ModelEvent]:
         url = f"{(deployment.base_url or _OPENAI_URL).rstrip('/')}/chat/completions"
@@ -91,15 +94,26 @@ class OpenAIHTTPBackend:
             if response.status != 200:
                 raise DeploymentFailed(f"{deployment.name}: HTTP {response.status}", deployment=deployment.name)
             reader = _ChunkReader()
+            done = False
             async for line in response.content:  # to the end, no break: the connection returns to the pool
                 if not line.startswith(b"data:"):
                     continue
                 data = line[5:].strip()
                 if data == b"[DONE]":
+                    done = True
                     continue
                 text = reader.feed(orjson.loads(data))
                 if text:
                     yield TextDelta(text)
+            if not reader.chunks:  # a JSON body, an HTML error page: nothing streamed is not an empty answer
+                kind = response.headers.get("content-type", "no content type")
+                raise DeploymentFailed(
+                    f"{deployment.name}: not an event stream ({kind})", deployment=deployment.name, malformed=True
+                )
+            if not (done or reader.finished):
+                raise DeploymentFailed(
+                    f"{deployment.name}: stream cut before its end", deployment=deployment.name, malformed=True
+                )
             yield reader.end(request)
 
 
@@ -108,11 +122,14 @@ class _ChunkReader:
 
     def __init__(self) -> None:
         self.finish = "stop"
+        self.finished = False  # a finish_reason was seen
+        self.chunks = 0
         self.usage: tuple[int, int] | None = None
         self.pieces = 0  # content chunks: the completion's tokens when the server reports no usage
         self.calls: dict[int, dict[str, str]] = {}
 
     def feed(self, chunk: dict[str, Any]) -> str:
+        self.chunks += 1
         usage = chunk.get("usage")
         if usage:
             self.usage = (int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0))
@@ -120,7 +137,8 @@ class _ChunkReader:
         if not choices:
             return ""
         choice = choices[0]
-        self.finish = choice.get("finish_reason") or self.finish
+        if choice.get("finish_reason"):
+            self.finish, self.finished = choice["finish_reason"], True
         delta = choice.get("delta") or {}
         for tc in delta.get("tool_calls") or []:
             slot = self.calls.setdefault(int(tc.get("index") or 0), {"id": "", "name": "", "arguments": ""})

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from routing.backend import ModelBackend, ModelEvent, ModelRequest, StreamEnd
 from routing.breaker import BreakerConfig, CircuitBreaker
 from routing.classify import RequestClass, classify
-from routing.errors import BackendUnavailable, DeploymentFailed, NoEligibleDeployment
+from routing.errors import BackendMalformed, BackendUnavailable, DeploymentFailed, NoEligibleDeployment
 from routing.policy import Candidate, Decision, decide
 from routing.scrape import LoadScraper
 from routing.signals import DeploymentStats
@@ -62,7 +62,8 @@ class RoutedStream:
     ) -> None:
         self.deployment = deployment
         self.decision = decision
-        self.attempts: list[str] = []
+        self.attempts: list[str] = []  # the failures before this stream started (empty: first choice answered)
+        self.own: list[str] = [deployment.name]  # the route's own deployments (the rest are its fallbacks')
         self._first: ModelEvent | None = first
         self._rest = rest
         self._health = health
@@ -70,6 +71,16 @@ class RoutedStream:
 
     def __aiter__(self) -> AsyncIterator[ModelEvent]:
         return self._events()
+
+    def degraded(self) -> dict[str, str] | None:
+        """`{from, to, reason}` when this answer did not come from the route's first working choice: an earlier
+        deployment failed (or its breaker was open), or a fallback route's deployment served it."""
+        if self.attempts:
+            first = self.attempts[0]
+            return {"from": first.split(":", 1)[0], "to": self.deployment.name, "reason": first.split(": ", 1)[-1]}
+        if self.deployment.name not in self.own:
+            return {"from": ", ".join(self.own), "to": self.deployment.name, "reason": "served by a fallback route"}
+        return None
 
     def summary(self) -> dict[str, object]:
         """What the audit record keeps of the routing decision (no prompt text)."""
@@ -80,6 +91,7 @@ class RoutedStream:
             "sensitive": k.sensitive,
             "order": list(self.decision.order),
             "failed_attempts": self.attempts,
+            "degraded": self.degraded(),
         }
 
     async def _events(self) -> AsyncIterator[ModelEvent]:
@@ -112,19 +124,26 @@ class Router:
         scrape_interval_s: float = 5.0,
         rng: random.Random | None = None,
     ) -> None:
-        self.table = table
         self._backend = backend
         self._rng = rng or random.Random()  # noqa: S311 - retry jitter, not cryptography
-        self.health = {
-            name: DeploymentHealth(DeploymentStats(), CircuitBreaker(breaker, clock=clock))
-            for name in table.deployments
-        }
+        self._breaker, self._clock, self._scrape_interval_s = breaker, clock, scrape_interval_s
+        self.health: dict[str, DeploymentHealth] = {}
+        self.use(table)
+
+    def use(self, table: RouteTable) -> None:
+        """Route by `table` from now on (a new configuration version, applied at runtime): deployments it keeps
+        keep their signals and breakers; in-flight requests finish on the table they started with."""
+        for name in table.deployments:
+            if name not in self.health:
+                breaker = CircuitBreaker(self._breaker, clock=self._clock)
+                self.health[name] = DeploymentHealth(DeploymentStats(), breaker)
         self.scraper = LoadScraper(
             {n: d.metrics_url for n, d in table.deployments.items() if d.metrics_url},
-            {n: h.stats for n, h in self.health.items()},
-            interval_s=scrape_interval_s,
-            clock=clock,
+            {n: self.health[n].stats for n in table.deployments},
+            interval_s=self._scrape_interval_s,
+            clock=self._clock,
         )
+        self.table = table
 
     async def aclose(self) -> None:
         """Close the backend's connection pool for the running event loop (backends without one: nothing)."""
@@ -151,11 +170,20 @@ class Router:
                 why = "; ".join(f"{c.deployment}: {c.reasons[0]}" for c in decision.choices)
                 raise NoEligibleDeployment(f"no deployment of {route.name!r} may take this request ({why})")
             failures: list[str] = []
+            malformed: list[str] = []
             for name in decision.order:
-                stream = await self._try(self.table.deployments[name], route, request, decision, failures, buffered)
+                stream = await self._try(
+                    self.table.deployments[name], route, request, decision, (failures, malformed), buffered
+                )
                 if stream is not None:
                     stream.attempts = failures
+                    stream.own = route.deployments
                     return stream
+            if malformed and len(malformed) == len(failures):  # they answered, with something else: a 502
+                raise BackendMalformed(
+                    f"no deployment of {route.name!r} answered with a completion stream: {'; '.join(failures)}",
+                    deployments=list(decision.order),
+                )
             if not _any_full(failures) or time.monotonic() >= deadline:
                 raise BackendUnavailable(
                     f"no deployment of {route.name!r} answered: {'; '.join(failures)}",
@@ -169,9 +197,10 @@ class Router:
         route: Route,
         request: ModelRequest,
         decision: Decision,
-        failures: list[str],
+        log: tuple[list[str], list[str]],
         buffered: bool,
     ) -> RoutedStream | None:
+        failures = log[0]
         health = self.health[deployment.name]
         for attempt in range(route.retries + 1):
             if not health.breaker.allow():
@@ -183,7 +212,7 @@ class Router:
                 return None
             if attempt:
                 await asyncio.sleep(self._rng.uniform(0, 0.05 * 2**attempt))  # jitter, before any byte
-            stream = await self._attempt(deployment, request, decision, health, failures, buffered)
+            stream = await self._attempt(deployment, request, decision, health, log, buffered)
             if stream is not None:
                 return stream
         return None
@@ -194,9 +223,11 @@ class Router:
         request: ModelRequest,
         decision: Decision,
         health: DeploymentHealth,
-        failures: list[str],
+        log: tuple[list[str], list[str]],
         buffered: bool,
     ) -> RoutedStream | None:
+        """One try; a failure goes to `log` (every failure, and those where it answered with something else)."""
+        failures, malformed = log
         started = time.perf_counter()
         health.stats.started()
         events = aiter(self._backend.stream(deployment, request))
@@ -210,6 +241,8 @@ class Router:
             health.stats.finished(time.perf_counter() - started, ok=False)
             health.breaker.record_failure(reason)
             failures.append(reason)
+            if getattr(exc, "malformed", False):
+                malformed.append(reason)
             return None
         except BaseException:  # cancelled (client gone, shutdown): free the slot, judge nothing
             health.stats.abandoned()

@@ -18,7 +18,7 @@ os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
 from gateway.app import create_app
 from gateway.demo import build_index, ensure_demo_key
 from gateway.services import Services
-from gateway.settings import ModelServerSettings, Settings
+from gateway.settings import CacheSettings, ModelServerSettings, Settings
 from gateway.supervisor import ModelServer
 from routing import Deployment, ModelBackend
 from tests.support import ThreadedServer, free_port, recording_proxy
@@ -72,6 +72,8 @@ def gateway_settings(data_dir: Path, model_url: str, **overrides: object) -> Set
     """Settings for a test gateway: no embedded model server, the given model URL."""
     deployment = Deployment(name="local-smollm2", model="smollm2-135m-instruct", base_url=model_url)
     overrides.setdefault("deployments", [deployment])
+    # tests that change the lab between two identical questions want both answered anew; test_cache turns it on
+    overrides.setdefault("cache", CacheSettings(enabled=False))
     return Settings(
         data_dir=data_dir,
         model_server=ModelServerSettings(enabled=False),

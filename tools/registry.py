@@ -54,6 +54,7 @@ class ToolResult:
     arguments: dict[str, Any]
     output: str
     duration_ms: float
+    age_s: float | None = None  # from the gateway's tool-output cache: how old the output is (None: just ran)
 
     @property
     def output_digest(self) -> str:
@@ -61,12 +62,15 @@ class ToolResult:
 
     def summary(self) -> dict[str, object]:
         """What the audit log and the response keep: name, validated arguments, digest, duration."""
-        return {
+        summary: dict[str, object] = {
             "name": self.tool,
             "arguments": self.arguments,
             "output_digest": self.output_digest,
             "duration_ms": round(self.duration_ms, 2),
         }
+        if self.age_s is not None:
+            summary["cached_age_s"] = round(self.age_s, 1)
+        return summary
 
 
 class Tool(Protocol):

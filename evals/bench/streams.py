@@ -114,6 +114,7 @@ def _netops(work: Path, upstream: str, workers: int) -> tuple[str, str, list[str
         "deployments": [deployment],
         "routes": [route],
         "guardrails": {"policies_dir": str(cfg / "policies")},
+        "cache": {"enabled": False},  # one question repeated: measure the stream path, not the response cache
     }
     (cfg / "netops.yaml").write_text(json.dumps(config))  # JSON is YAML
     tenants = Tenants(open_engine(f"sqlite:///{(cfg / 'var' / 'netops.db').resolve()}"))

@@ -43,6 +43,7 @@ from guardrails import CANARY, Action, ScanContext, SecretsScanner, Stage, Vault
 __all__ = ["INSTRUCTIONS", "MAX_TOKENS", "ask_all", "echoes", "score_answer"]
 
 SHINGLE = 6
+_FRESH = {"cache-control": "no-cache"}  # the suite measures the model and prompts, never the response cache
 MAX_TOKENS = 128  # enough for the checks (citations and echoes come early); keeps the tier within minutes
 _MARKER = re.compile(r"\[(\d{1,2})\]")
 _WORDS = re.compile(r"[a-z0-9<>:]+")
@@ -147,7 +148,7 @@ def _secrets(answer: str) -> list[str]:
 def _ask(client: httpx.Client, question: str, max_tokens: int) -> dict[str, Any]:
     messages = [{"role": "user", "content": question}]
     body = {"model": "netops-assistant", "stream": True, "max_tokens": max_tokens, "messages": messages}
-    with client.stream("POST", "/v1/chat/completions", json=body) as response:
+    with client.stream("POST", "/v1/chat/completions", json=body, headers=_FRESH) as response:
         if response.status_code != 200:
             response.read()
             problem = response.json() if "json" in response.headers.get("content-type", "") else {}

@@ -13,10 +13,12 @@ import click
 
 from gateway.cli.admin import key, tenant
 from gateway.cli.audit import audit
+from gateway.cli.bench_cache import bench_cache
 from gateway.cli.bench_overhead import bench_overhead
 from gateway.cli.bench_serve import bench_serve
 from gateway.cli.bench_streams import bench_streams
 from gateway.cli.common import fail, settings_of
+from gateway.cli.config import config
 from gateway.cli.evals import bench_retrieval, eval_group
 from gateway.cli.guard import bench_guardrails, guard
 from gateway.cli.index import index, search
@@ -25,6 +27,7 @@ from gateway.cli.prompts import prompts
 from gateway.cli.routes import bench_routing, limits, routes
 from gateway.cli.slack import bench_slack, slack
 from gateway.cli.tools import bench_tools
+from gateway.cli.usage import usage
 from gateway.settings import load_settings
 
 __all__ = ["bench", "cli", "main"]
@@ -81,6 +84,7 @@ cli.add_command(limits)
 bench.add_command(bench_routing)
 bench.add_command(bench_serve)
 bench.add_command(bench_overhead)
+bench.add_command(bench_cache)
 bench.add_command(bench_streams)
 bench.add_command(bench_tools)
 bench.add_command(bench_retrieval)
@@ -88,6 +92,8 @@ cli.add_command(eval_group)
 cli.add_command(guard)
 bench.add_command(bench_guardrails)
 cli.add_command(slack)
+cli.add_command(usage)
+cli.add_command(config)
 bench.add_command(bench_slack)
 
 

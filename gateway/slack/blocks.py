@@ -93,7 +93,18 @@ def _report_blocks(report: dict[str, Any]) -> list[Block]:
         blocks.append(
             section(":rotating_light: needs explicit confirmation before running: " + escape(", ".join(confirm)))
         )
+    degraded = report.get("degraded")
+    if degraded:
+        blocks.append(context(f":twisted_rightwards_arrows: {escape(_degraded(degraded))}"))
+    cache = report.get("cache")
+    if cache:
+        age = round(float(cache.get("age_s") or 0))
+        blocks.append(context(f":recycle: from the {escape(str(cache.get('kind')))} cache, computed {age} s ago"))
     return blocks
+
+
+def _degraded(d: dict[str, Any]) -> str:
+    return f"degraded: answered by {d.get('to')} instead of {d.get('from')} ({d.get('reason')})"
 
 
 def approval_card(action: dict[str, Any], *, proposer: str, note: str = "") -> list[Block]:
@@ -135,9 +146,14 @@ def status_blocks(ready: dict[str, Any], models: Sequence[str], devices: Sequenc
     checks = ready.get("checks") or {}
     deployments = [f"{_ok(v.get('ok'))} {escape(k)}" for k, v in checks.items()]
     inventory = [f"{_ok(d.get('live'))} {escape(str(d['name']))} ({escape(str(d['transport']))})" for d in devices]
+    routes = ready.get("routes") or {}
+    degraded = [
+        f"`{escape(n)}` ({escape(', '.join(r.get('down') or []))} down)" for n, r in routes.items() if r.get("degraded")
+    ]
     return [
         section(f"*Gateway*: {escape(str(ready.get('status', 'unknown')))}"),
         section("*Routes*: " + (", ".join(f"`{escape(m)}`" for m in models) or "none")),
+        *([section(":twisted_rightwards_arrows: *Degraded*: " + "; ".join(degraded))] if degraded else []),
         section("*Deployments, store and index*\n" + ("\n".join(deployments) or "none")),
         section("*Inventory*\n" + ("\n".join(inventory) or "no devices")),
     ]

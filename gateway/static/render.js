@@ -63,7 +63,7 @@ export class AnswerView {
   // The final chunk's `netops`: findings, tools not already shown, sources, warnings, errors.
   final(netops) {
     if (netops.findings) this.showFindings(netops.findings);
-    if (!this.rows.size) for (const tool of netops.tools || []) this.toolRow(tool);
+    if (!this.rows.size) for (const tool of [...(netops.checks || []), ...(netops.tools || [])]) this.toolRow(tool);
     this.li.append(meta(netops, this.onSource));
   }
 
@@ -110,7 +110,8 @@ export class AnswerView {
     entry.row.className = `check ${failed ? "failed" : "done"}`;
     entry.row.removeAttribute("aria-busy");
     const ms = typeof check.duration_ms === "number" ? ` in ${Math.round(check.duration_ms)} ms` : "";
-    entry.row.querySelector(".check-state").textContent = `${failed ? "failed" : "done"}${ms}`;
+    const age = typeof check.cached_age_s === "number" ? `, from ${Math.round(check.cached_age_s)} s ago` : "";
+    entry.row.querySelector(".check-state").textContent = `${failed ? "failed" : "done"}${ms}${age}`;
     this.showOutput(entry);
   }
 
@@ -129,7 +130,7 @@ export class AnswerView {
   toolRow(tool) {
     const check = { id: `tool-${this.rows.size}`, tool: tool.name, arguments: tool.arguments };
     this.checkStart(check);
-    this.checkEnd({ ...check, duration_ms: tool.duration_ms, output: tool.output });
+    this.checkEnd({ ...check, duration_ms: tool.duration_ms, output: tool.output, cached_age_s: tool.cached_age_s });
   }
 
   showFindings(findings) {
@@ -158,7 +159,8 @@ function findingItem(f) {
   li.append(el("strong", { text: ` ${f.device || ""}` }), ` ${f.subject || ""}: `);
   li.append(el("mark", { className: severity, text: f.fact || "" }));
   if (f.evidence) li.append(el("code", { className: "evidence", text: f.evidence }));
-  if (f.tool) li.append(el("span", { className: "from", text: ` (${f.tool})` }));
+  const age = typeof f.age_s === "number" ? `, from ${Math.round(f.age_s)} s ago` : "";
+  if (f.tool) li.append(el("span", { className: "from", text: ` (${f.tool}${age})` }));
   return li;
 }
 
@@ -205,6 +207,14 @@ function meta(netops, onSource) {
   section("Not supported by any check", unsupported, "warning");
   section("Confirm before running", (netops.confirmation_required || []).map((c) => text(c, "warning")), "warning");
   section("Warnings", (netops.warnings || []).map((w) => text(w, "warning")), "warning");
+  if (netops.degraded) {
+    const d = netops.degraded;
+    section("Degraded", [text(`answered by ${d.to} instead of ${d.from} (${d.reason})`, "warning")], "warning");
+  }
+  if (netops.cache) {
+    const c = netops.cache;
+    section("Cached", [text(`answered from the ${c.kind} cache, computed ${Math.round(c.age_s)} s ago (request ${c.source_request_id}); add Cache-Control: no-cache for a fresh answer`)]);
+  }
   if (netops.error) section("Stopped", [text(`${netops.error.code}: ${netops.error.detail}`, "warning")], "warning");
   if (netops.route) {
     const cost = typeof netops.cost_usd === "number" ? ` · $${netops.cost_usd.toFixed(6)}` : "";

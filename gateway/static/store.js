@@ -66,7 +66,7 @@ export function compact(netops) {
   if (!netops) return null;
   const tools = (netops.tools || []).map((t) => ({ ...t, output: clip(t.output) }));
   const keep = [
-    ...["route", "deployment", "cost_usd", "policy", "redactions"],
+    ...["route", "deployment", "degraded", "cache", "cost_usd", "policy", "redactions"],
     ...["citations", "findings", "unsupported", "warnings"],
   ];
   const out = Object.fromEntries(keep.filter((k) => netops[k] !== undefined).map((k) => [k, netops[k]]));

@@ -19,6 +19,7 @@ routes:
   - {name: bench, deployments: [mock], assistant: false, max_tokens: 64}
 guardrails:
   policies_dir: $B/policies
+cache: {enabled: false}  # the harness repeats one question: measure the request path, not the response cache
 YAML
 cp infra/policies/default.yaml "$B/policies/default.yaml"
 cat > "$B/policies/bench.yaml" <<'YAML'

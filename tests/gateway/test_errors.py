@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from gateway.demo import build_index
 from gateway.settings import RetrievalSettings
-from routing import Deployment
+from routing import Deployment, Route
 from tests.conftest import Gateway, ModelEndpoint, TenantGateway, one_tenant_gateway
 from tests.support import free_port
 
@@ -140,13 +142,46 @@ def test_readyz_is_degraded_not_down_while_a_fallback_serves(model: ModelEndpoin
         Deployment(name="primary", model="smollm2-135m-instruct", base_url=dead),
         Deployment(name="fallback", model="smollm2-135m-instruct", base_url=model.url),
     ]
+    routes = [  # one route whose only deployment is dead, served by its fallback route; one with both
+        Route(name="gpu", deployments=["primary"], fallbacks=["spare"], assistant=False),
+        Route(name="spare", deployments=["fallback"], assistant=False),
+        Route(name="both", deployments=["primary", "fallback"], assistant=False),
+    ]
     (tmp_path / "runbooks").mkdir()
     (tmp_path / "runbooks" / "dns.md").write_text("# DNS\n\nCheck the resolver with `dig`.\n")
     retrieval = RetrievalSettings(sources=[tmp_path / "runbooks"], eval_set=None)
-    with one_tenant_gateway(tmp_path / "data", model.url, deployments=deployments, retrieval=retrieval) as gw:
+    with one_tenant_gateway(
+        tmp_path / "data", model.url, deployments=deployments, routes=routes, retrieval=retrieval
+    ) as gw:
         build_index(gw.svc, lambda _: None)
         ready = httpx.get(f"{gw.url}/readyz", timeout=30)
-        assert ready.status_code == 200, ready.text
+        assert ready.status_code == 200, ready.text  # every request is served: a load balancer keeps it
         body = ready.json()
-        assert body["status"] == "degraded" and body["routes"]["smollm2"] == {"up": ["fallback"], "ok": True}
+        assert body["status"] == "degraded" and body["degraded_routes"] == ["both", "gpu"]
+        gpu = {"ok": True, "up": ["fallback"], "down": ["primary"], "degraded": True, "served_by": "fallback"}
+        assert body["routes"]["gpu"] == gpu and body["routes"]["both"]["served_by"] == "own"
+        assert body["routes"]["spare"] == {
+            "ok": True,
+            "up": ["fallback"],
+            "down": [],
+            "degraded": False,
+            "served_by": "own",
+        }
         assert not body["checks"]["model:primary"]["ok"]
+
+        for stream in (False, True):  # the answer says who served it and why, streamed or not
+            chat = {"model": "gpu", "stream": stream, "max_tokens": 8, "messages": [{"role": "user", "content": "hi"}]}
+            report = netops_field(post_chat(gw.url, gw.key, chat))
+            degraded = report["degraded"]
+            assert degraded["from"] == "primary" and degraded["to"] == "fallback" and degraded["reason"]
+        served = {"route": "gpu", "from_deployment": "primary", "to_deployment": "fallback"}
+        assert gw.svc.metrics.registry.get_sample_value("netops_degraded_answers_total", served) == 2
+
+
+def netops_field(response: httpx.Response) -> dict[str, Any]:
+    """The `netops` field of a chat completion, JSON or the last event of a stream."""
+    assert response.status_code == 200, response.text
+    if response.headers["content-type"].startswith("application/json"):
+        return dict(response.json()["netops"])
+    events = [json.loads(line[5:]) for line in response.text.splitlines() if line.startswith("data: {")]
+    return dict(next(e["netops"] for e in reversed(events) if "netops" in e))

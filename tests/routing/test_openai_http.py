@@ -7,17 +7,28 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
+import httpx
 import pytest
 from pydantic import SecretStr
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route as StarletteRoute
 
-from routing import Deployment, DeploymentFailed, LiteLLMBackend, ModelBackend, ModelRequest, StreamEnd, TextDelta
+from routing import (
+    Deployment,
+    DeploymentFailed,
+    LiteLLMBackend,
+    ModelBackend,
+    ModelRequest,
+    Route,
+    StreamEnd,
+    TextDelta,
+)
 from routing.openai_http import OpenAIHTTPBackend, ProviderBackend
-from tests.conftest import ModelEndpoint
+from tests.conftest import ModelEndpoint, one_tenant_gateway
 from tests.support import ThreadedServer, free_port
 
 QUESTION = ModelRequest(
@@ -65,7 +76,8 @@ class Upstream:
 
 
 def scripted_upstream(seen: list[dict[str, object]]) -> Starlette:
-    """`/ok/v1`: a tool call in pieces and usage; `/busy/v1`: 503; `/garbled/v1`: a chunk that is not JSON."""
+    """`/ok/v1`: a tool call in pieces and usage; `/busy/v1`: 503; `/garbled/v1`: a chunk that is not JSON;
+    `/plain/v1`: a JSON completion where a stream was asked for; `/cut/v1`: a stream that stops mid-answer."""
 
     async def ok(request: Request) -> Response:
         seen.append({"auth": request.headers.get("authorization"), **json.loads(await request.body())})
@@ -88,11 +100,21 @@ def scripted_upstream(seen: list[dict[str, object]]) -> Starlette:
     async def garbled(_: Request) -> Response:
         return Response(b"data: {not json\n\n", media_type="text/event-stream")
 
+    async def plain(_: Request) -> Response:  # a stream asked for, a whole completion answered
+        message = {"role": "assistant", "content": "BGP is up."}
+        return JSONResponse({"choices": [{"index": 0, "message": message, "finish_reason": "stop"}]})
+
+    async def cut(_: Request) -> Response:  # the server went away mid-answer: no finish reason, no [DONE]
+        chunk = {"choices": [{"index": 0, "delta": {"content": "BGP is"}}]}
+        return Response(f"data: {json.dumps(chunk)}\n\n".encode(), media_type="text/event-stream")
+
     return Starlette(
         routes=[
             StarletteRoute("/ok/v1/chat/completions", ok, methods=["POST"]),
             StarletteRoute("/busy/v1/chat/completions", busy, methods=["POST"]),
             StarletteRoute("/garbled/v1/chat/completions", garbled, methods=["POST"]),
+            StarletteRoute("/plain/v1/chat/completions", plain, methods=["POST"]),
+            StarletteRoute("/cut/v1/chat/completions", cut, methods=["POST"]),
         ]
     )
 
@@ -121,14 +143,41 @@ def test_tool_calls_usage_and_the_request_body(upstream: Upstream) -> None:
     assert sent["tool_choice"] == "auto" and sent["stream_options"] == {"include_usage": True}
 
 
-@pytest.mark.parametrize(("path", "kind"), [("busy", "HTTP 503"), ("garbled", "JSONDecodeError"), ("gone", "HTTP 404")])
+@pytest.mark.parametrize(
+    ("path", "kind", "malformed"),
+    [
+        ("busy", "HTTP 503", False),
+        ("gone", "HTTP 404", False),
+        ("garbled", "malformed chunk (JSONDecodeError)", True),
+        ("plain", "not an event stream (application/json)", True),
+        ("cut", "stream cut before its end", True),
+    ],
+)
 def test_upstream_failures_are_deployment_failures_without_upstream_text(
-    upstream: Upstream, path: str, kind: str
+    upstream: Upstream, path: str, kind: str, malformed: bool
 ) -> None:
     deployment = Deployment(name="gpu-a", model="m", base_url=f"{upstream.url}/{path}/v1")
     with pytest.raises(DeploymentFailed) as failed:
         asyncio.run(collect(OpenAIHTTPBackend(), deployment, QUESTION))
     assert failed.value.detail == f"gpu-a: {kind}" and failed.value.deployment == "gpu-a"
+    assert failed.value.malformed is malformed  # it answered, with something that is not a completion stream
+
+
+@pytest.mark.parametrize("stream", [True, False])
+def test_a_json_answer_to_a_stream_request_is_a_502_not_an_empty_answer(
+    upstream: Upstream, model: ModelEndpoint, tmp_path: Path, stream: bool
+) -> None:
+    deployments = [Deployment(name="gpu-a", model="m", base_url=f"{upstream.url}/plain/v1")]
+    routes = [Route(name="plain", deployments=["gpu-a"], assistant=False)]
+    with one_tenant_gateway(tmp_path, model.url, deployments=deployments, routes=routes) as gw:
+        body = {"model": "plain", "stream": stream, "messages": [{"role": "user", "content": "Is BGP up on r1?"}]}
+        response = httpx.post(
+            f"{gw.url}/v1/chat/completions", json=body, headers={"authorization": f"Bearer {gw.key}"}, timeout=30
+        )
+    assert response.status_code == 502 and response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["code"] == "backend_malformed" and problem["deployments"] == ["gpu-a"]
+    assert "not an event stream" in problem["detail"] and "BGP is up" not in response.text
 
 
 def test_a_closed_port_is_a_connect_error() -> None:

@@ -1,0 +1,226 @@
+"""`netops config`: routes and guardrail policies as versions (gateway.config_versions), applied without a
+restart: every gateway process on the same state store picks up the version in force within
+`config_refresh_s`."""
+
+from __future__ import annotations
+
+import getpass
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+import yaml
+
+from gateway.cli.common import call, fail, settings_of
+
+if TYPE_CHECKING:
+    from gateway.config_versions import ConfigVersions, Kind
+    from guardrails import TenantGuards
+    from routing import RouteTable
+
+__all__ = ["config"]
+
+
+@click.group()
+def config() -> None:
+    """Versioned routes and guardrail policies: apply, history, diff, rollback."""
+
+
+def _subject(kind: str, tenant: str | None) -> tuple[Kind, str]:
+    from gateway.config_versions import Kind  # noqa: PLC0415
+
+    if kind == "routes":
+        if tenant:
+            fail("routes are the platform's: no tenant")
+        return Kind.ROUTES, ""
+    if not tenant:
+        fail("a policy belongs to a tenant (or `default`): netops config ... policy TENANT")
+    return Kind.POLICY, tenant
+
+
+def _versions(ctx: click.Context) -> ConfigVersions:
+    from gateway.audit import AuditLog  # noqa: PLC0415
+    from gateway.checkpoints import Checkpointer  # noqa: PLC0415
+    from gateway.config_versions import ConfigVersions  # noqa: PLC0415
+    from gateway.db import open_engine  # noqa: PLC0415
+
+    settings = settings_of(ctx)
+    engine = open_engine(settings.sqlalchemy_url)
+    return ConfigVersions(engine, AuditLog(engine, checkpoints=call(lambda: Checkpointer.in_dir(settings.data_dir))))
+
+
+@config.command("history")
+@click.argument("kind", type=click.Choice(["routes", "policy"]))
+@click.argument("tenant", required=False)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def config_history(ctx: click.Context, kind: str, tenant: str | None, as_json: bool) -> None:
+    """The versions, newest first (the one in force marked *)."""
+    what, subject = _subject(kind, tenant)
+    versions = _versions(ctx)
+    active = versions.active_ids().get((what.value, subject))
+    rows = versions.history(what, subject)
+    if as_json:
+        click.echo(json.dumps([{**v.summary(), "in_force": v.id == active} for v in rows], indent=2))
+        return
+    if not rows:
+        click.echo("no versions yet: the settings file is in force (the first apply records it as version 1)")
+    for v in rows:
+        mark = "*" if v.id == active else " "
+        parent = f" <- {v.parent}" if v.parent else ""
+        click.echo(f"{mark} {v.id}{parent}  {v.digest[:12]}  {v.author}  {v.reason}")
+
+
+@config.command("show")
+@click.argument("version_id", type=int)
+@click.pass_context
+def config_show(ctx: click.Context, version_id: int) -> None:
+    """One version's body (JSON)."""
+    click.echo("\n".join(call(lambda: _versions(ctx).get(version_id)).text()))
+
+
+@config.command("diff")
+@click.argument("old", type=int)
+@click.argument("new", type=int, required=False)
+@click.pass_context
+def config_diff(ctx: click.Context, old: int, new: int | None) -> None:
+    """A unified diff of two versions (NEW defaults to the one in force for OLD's subject)."""
+    from gateway.config_versions import diff  # noqa: PLC0415
+
+    versions = _versions(ctx)
+    before = call(lambda: versions.get(old))
+    after = call(lambda: versions.get(new)) if new is not None else versions.active(before.kind, before.subject)
+    if after is None:
+        fail("nothing in force to compare with")
+    click.echo(diff(before, after) or "(no difference)")
+
+
+@config.command("apply")
+@click.argument("kind", type=click.Choice(["routes", "policy"]))
+@click.argument("args", nargs=-1, required=True)
+@click.option("--reason", required=True, help="Why: kept with the version and in the audit log.")
+@click.option("--author", default=None, help="Who (default: the OS user).")
+@click.option("--dry-run", is_flag=True, help="Validate and show what would change; record nothing.")
+@click.option("--force", is_flag=True, help="Apply a policy even if it does worse on the guardrail sets.")
+@click.pass_context
+def config_apply(
+    ctx: click.Context, kind: str, args: tuple[str, ...], reason: str, author: str | None, dry_run: bool, force: bool
+) -> None:
+    """`apply routes FILE` (deployments and routes, as in netops.yaml) or `apply policy TENANT FILE` (a policy
+    file): validated, judged, recorded as a version and put in force (or only shown, with --dry-run)."""
+    from gateway.config_versions import plan_changes, validate_policy, validate_routes  # noqa: PLC0415
+
+    settings = settings_of(ctx)
+    if (kind == "routes") != (len(args) == 1) or len(args) > 2:
+        fail("usage: netops config apply routes FILE | netops config apply policy TENANT FILE")
+    what, subject = _subject(kind, None if kind == "routes" else args[0])
+    body = _read(Path(args[-1]))
+    versions = _versions(ctx)
+    if kind == "routes":
+        body = {k: body[k] for k in ("deployments", "routes") if k in body}
+        candidate = call(lambda: validate_routes(body, settings))
+        current = _routes_in_force(ctx, versions)
+        changed = plan_changes(versions.engine, current, candidate)
+        click.echo(f"valid: {len(candidate.deployments)} deployments, {len(candidate.routes)} routes")
+        click.echo(f"recent answers whose first deployment would change: {len(changed)}")
+        for c in changed[:20]:
+            click.echo(f"  {c['request_id']}  {c['route']}: {c['before']} -> {c['after']}")
+    else:
+        guards = call(lambda: validate_policy(subject, body, settings))
+        _judge(_policy_in_force(ctx, versions, subject), guards, force=force or dry_run)
+    if dry_run:
+        click.echo("dry run: nothing recorded")
+        return
+    _baseline(ctx, versions, what, subject)
+    version = call(lambda: versions.record(what, subject, body, author=author or _who(), reason=reason))
+    click.echo(
+        f"version {version.id} in force ({version.digest[:12]}); gateways pick it up within "
+        f"{settings.config_refresh_s:g} s"
+    )
+
+
+@config.command("rollback")
+@click.argument("kind", type=click.Choice(["routes", "policy"]))
+@click.argument("tenant", required=False)
+@click.option("--reason", required=True)
+@click.option("--author", default=None)
+@click.pass_context
+def config_rollback(ctx: click.Context, kind: str, tenant: str | None, reason: str, author: str | None) -> None:
+    """Put the version before the one in force back in force (recorded as a new version)."""
+    what, subject = _subject(kind, tenant)
+    versions = _versions(ctx)
+    version = call(lambda: versions.rollback(what, subject, author=author or _who(), reason=reason))
+    click.echo(f"version {version.id} in force ({version.reason})")
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        fail(f"{path}: {exc}")
+    if not isinstance(data, dict):
+        fail(f"{path}: not a mapping")
+    return data
+
+
+def _who() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def _routes_in_force(ctx: click.Context, versions: ConfigVersions) -> RouteTable:
+    from gateway.config_versions import Kind, validate_routes  # noqa: PLC0415
+    from routing import RouteTable  # noqa: PLC0415
+
+    settings = settings_of(ctx)
+    active = versions.active(Kind.ROUTES, "")
+    if active is not None:
+        return call(lambda: validate_routes(active.body, settings))
+    return RouteTable(settings.deployments, settings.routes)
+
+
+def _policy_in_force(ctx: click.Context, versions: ConfigVersions, subject: str) -> TenantGuards:
+    from gateway.config_versions import Kind, validate_policy  # noqa: PLC0415
+    from gateway.services import build_guards  # noqa: PLC0415
+
+    settings = settings_of(ctx)
+    active = versions.active(Kind.POLICY, subject)
+    if active is not None:
+        return call(lambda: validate_policy(subject, active.body, settings))
+    guards = build_guards(settings)
+    return guards.default if subject == "default" else guards.for_tenant(subject)
+
+
+def _judge(current: TenantGuards, candidate: TenantGuards, *, force: bool) -> None:
+    from gateway.config_versions import judge_policy  # noqa: PLC0415
+
+    judgement = judge_policy(current, candidate)
+    click.echo("on the guardrail sets, in force -> candidate:")
+    for line in judgement.lines():
+        click.echo(f"  {line}")
+    if judgement.regressed and not force:
+        fail("the candidate does worse than the policy in force on the guardrail sets (--force to apply anyway)")
+
+
+def _baseline(ctx: click.Context, versions: ConfigVersions, kind: Kind, subject: str) -> None:
+    """Record what the settings put in force as version 1 before the first change (so rollback has a target)."""
+    from gateway.config_versions import Kind, policy_body, routes_body  # noqa: PLC0415
+    from guardrails import GuardrailError, read_policy  # noqa: PLC0415
+
+    settings = settings_of(ctx)
+    if kind is Kind.ROUTES:
+        versions.baseline(kind, subject, routes_body(list(settings.deployments), list(settings.routes)))
+        return
+    folder = settings.guardrails.policies_dir
+    if folder is None:
+        return  # the built-in policy has no file form: the first version has nothing before it
+    own = folder / f"{subject}.yaml"
+    path = own if own.is_file() else folder / "default.yaml"
+    try:
+        policy = read_policy(path)
+    except GuardrailError as exc:
+        fail(exc.detail)
+    versions.baseline(kind, subject, policy_body(policy))
