@@ -2,9 +2,9 @@
 
 The upstream (`evals.bench.pacer`, its own process) streams `tokens` chunks at `rate` a second. The client (this
 process, aiohttp on uvloop) opens `streams` streams at once, direct, then through `netops serve --workers N`
-(a tenant without guardrails), then through LiteLLM's proxy if `/tmp/bench/litellm-venv` holds it (the overhead
-harness installs it). Per target: errors (non-200, cut or failed streams), time to first token p50/p99, and its
-overhead over direct; for the gateways, the peak resident memory of each of their processes.
+(a tenant without guardrails), then through LiteLLM's proxy if `netops bench overhead` installed it next to this
+run's folder (`<out>/../overhead/runs/litellm-venv`). Per target: errors (non-200, cut or failed streams), time to
+first token p50/p99, and its overhead over direct; for the gateways, the peak resident memory of each process.
 
 Example:
     runs = measure(streams=1000, tokens=100, rate=10.0, workers=2)
@@ -39,7 +39,7 @@ from gateway.workers import rss_mb
 __all__ = ["StreamRun", "format_table", "measure", "write_json"]
 
 ROOT = Path(__file__).resolve().parents[2]
-LITELLM = Path("/tmp/bench/litellm-venv/bin/litellm")  # noqa: S108 - where the overhead harness installs it
+_LITELLM = Path("litellm-venv") / "bin" / "litellm"  # the overhead harness installs it under its runs folder
 NO_GUARDRAILS = (
     "version: 1\ndescription: no scanners\ntimeout_ms: 2000\nfail_open: []\ninput: []\ncontext: []\noutput: []\n"
 )
@@ -87,8 +87,11 @@ def measure(
         ready_lines = workers if workers > 1 else 0  # each worker process says when it is ready
         with _process(cmd, work / "netops.log", f"{url}/healthz", ready_lines=ready_lines) as proc:
             runs.append(_drive("netops", f"{url}/v1", key, streams, tokens, [proc.pid]))
-        if litellm and LITELLM.exists():
-            url, cmd = _litellm(work, upstream)
+        installed = work.parent / "overhead" / "runs" / _LITELLM  # `netops bench overhead` with the same --out folder
+        if litellm and not installed.exists():
+            print(f"LiteLLM proxy not measured: {installed} is missing (run `netops bench overhead` first)")
+        elif litellm:
+            url, cmd = _litellm(work, upstream, installed)
             with _process(cmd, work / "litellm.log", f"{url}/health/liveliness") as proc:
                 runs.append(_drive("litellm", f"{url}/v1", "sk-bench", streams, tokens, [proc.pid]))
     for run in runs[1:]:
@@ -124,7 +127,7 @@ def _netops(work: Path, upstream: str, workers: int) -> tuple[str, str, list[str
     return f"http://127.0.0.1:{port}", key, [*cmd, "--workers", str(workers)]
 
 
-def _litellm(work: Path, upstream: str) -> tuple[str, list[str]]:
+def _litellm(work: Path, upstream: str, litellm: Path) -> tuple[str, list[str]]:
     port = free_port()
     (work / "litellm.yaml").write_text(
         json.dumps(
@@ -141,7 +144,7 @@ def _litellm(work: Path, upstream: str) -> tuple[str, list[str]]:
         )
     )
     cmd = [
-        str(LITELLM),
+        str(litellm),
         "--config",
         str(work / "litellm.yaml"),
         "--host",
