@@ -35,18 +35,21 @@ import json
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Engine, insert, select, update
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import Engine, and_, insert, select, update
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from gateway.audit import AuditLog
-from gateway.db import AUDIT, CONFIG_ACTIVE, CONFIG_VERSIONS
+from gateway.db import AUDIT, CONFIG_ACTIVE, CONFIG_COUNTERS, CONFIG_ROLLOUTS, CONFIG_VERSIONS
 from gateway.errors import Conflict, GatewayError, InvalidRequest, NotFound
 from gateway.events import ANONYMOUS, ConfigChanged
+from gateway.kills import Kills, KillSwitches
+from gateway.rollout import Counters, bucket, judge
 from gateway.settings import Settings
 from guardrails import Blocked, Guards, PolicyError, PolicyFile, ScanContext, SizeLimit, Stage, TenantGuards, Vault
 from guardrails.policy import build_tenant_guards
@@ -56,6 +59,7 @@ from routing.errors import RoutingError
 from routing.table import Deployment
 
 __all__ = [
+    "ConfigRollout",
     "ConfigVersions",
     "Kind",
     "LiveConfig",
@@ -169,8 +173,10 @@ class ConfigVersions:
         reason: str,
         change: str = "apply",
         parent: int | Callable[[Version | None], int | None] | None = None,
+        activate: bool = True,
     ) -> Version:
-        """A new version, in force from now on (validate it first). The same body as the one in force is refused."""
+        """A new version, in force from now on (validate it first), or with `activate=False` only recorded (a
+        rollout's candidate). The same body as the one in force is refused."""
         text, digest = _canonical(body)
         with self._lock, self.engine.begin() as conn:
             current = conn.execute(
@@ -203,7 +209,9 @@ class ConfigVersions:
             ).inserted_primary_key
             assert inserted is not None
             new_id = int(inserted[0])
-            if current is None:
+            if not activate:
+                pass
+            elif current is None:
                 conn.execute(
                     insert(CONFIG_ACTIVE).values(kind=kind.value, subject=subject, version=new_id, updated_at=now)
                 )
@@ -214,6 +222,8 @@ class ConfigVersions:
                     .values(version=new_id, updated_at=now)
                 )
         version = Version(int(new_id), kind, subject, digest, body, author, reason, now, parent)
+        if not activate:
+            return version
         event = ConfigChanged(
             tenant=subject if kind is Kind.POLICY and subject != "default" else ANONYMOUS,
             request_id=f"config-{new_id}",
@@ -231,7 +241,12 @@ class ConfigVersions:
 
     def rollback(self, kind: Kind, subject: str, *, author: str, reason: str) -> Version:
         """Put the version that was in force before the current one back in force (as a new version whose parent
-        is that one's parent: rolling back again goes further back)."""
+        is that one's parent: rolling back again goes further back). During a rollout, ends the rollout instead."""
+        if self.rollout(kind, subject) is not None:
+            self.end_rollout(kind, subject, author=author, reason=reason)
+            active = self.active(kind, subject)
+            assert active is not None
+            return active
         active = self.active(kind, subject)
         if active is None or active.parent is None:
             raise Conflict(f"nothing to roll back to for {kind.value} {subject or ''}".rstrip())
@@ -245,6 +260,200 @@ class ConfigVersions:
             change="rollback",
             parent=lambda _: previous.parent,
         )
+
+    # -- gradual rollouts ---------------------------------------------------------------------------------
+
+    def start_rollout(
+        self,
+        kind: Kind,
+        subject: str,
+        body: dict[str, Any],
+        *,
+        author: str,
+        reason: str,
+        share: float,
+        tenants: tuple[str, ...] = (),
+        margin: float = 0.1,
+        min_requests: int = 20,
+    ) -> ConfigRollout:
+        """Record `body` as a candidate serving `share` of the conversations (of `tenants` only, if given) beside
+        the version in force, until promoted, rolled back, or judged worse (`gateway.rollout.judge`)."""
+        if not 0.0 < share <= 1.0:
+            raise InvalidRequest("a rollout's share is in (0, 1]")
+        baseline = self.active(kind, subject)
+        if baseline is None:
+            raise Conflict("nothing in force to roll out beside: apply a first version")
+        if self.rollout(kind, subject) is not None:
+            raise Conflict(f"a rollout of {kind.value} {subject} is already running: promote or roll it back first")
+        candidate = self.record(kind, subject, body, author=author, reason=reason, activate=False)
+        rollout = ConfigRollout(
+            uuid.uuid4().hex, kind, subject, baseline.id, candidate.id, share, tuple(tenants), margin, min_requests
+        )
+        with self.engine.begin() as conn:
+            conn.execute(
+                insert(CONFIG_ROLLOUTS).values(
+                    id=rollout.id,
+                    kind=kind.value,
+                    subject=subject,
+                    baseline=baseline.id,
+                    candidate=candidate.id,
+                    share=share,
+                    tenants=json.dumps(list(tenants)),
+                    margin=margin,
+                    min_requests=min_requests,
+                    state="active",
+                    reason=reason,
+                    started_at=time.time(),
+                )
+            )
+        self._changed(rollout, candidate.id, baseline.id, author, reason, "rollout")
+        return rollout
+
+    def rollout(self, kind: Kind, subject: str) -> ConfigRollout | None:
+        found = [r for r in self.rollouts() if r.kind is kind and r.subject == subject]
+        return found[0] if found else None
+
+    def rollouts(self) -> list[ConfigRollout]:
+        """The active rollouts."""
+        query = select(CONFIG_ROLLOUTS).where(CONFIG_ROLLOUTS.c.state == "active")
+        with self.engine.connect() as conn:
+            return [_rollout(r) for r in conn.execute(query).mappings()]
+
+    def promote(self, kind: Kind, subject: str, *, author: str, reason: str) -> Version:
+        """The rollout's candidate goes in force for everyone."""
+        rollout = self.rollout(kind, subject)
+        if rollout is None or not self._end(rollout, "promoted", reason):
+            raise Conflict(_no_rollout(kind, subject))
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(CONFIG_ACTIVE)
+                .where(CONFIG_ACTIVE.c.kind == kind.value, CONFIG_ACTIVE.c.subject == subject)
+                .values(version=rollout.candidate, updated_at=time.time())
+            )
+        self._changed(rollout, rollout.candidate, rollout.baseline, author, reason, "promote")
+        return self.get(rollout.candidate)
+
+    def end_rollout(self, kind: Kind, subject: str, *, author: str, reason: str) -> ConfigRollout:
+        """Stop a rollout: the version in force stays; the candidate serves nothing more."""
+        rollout = self.rollout(kind, subject)
+        if rollout is None or not self._end(rollout, "rolled_back", reason):
+            raise Conflict(_no_rollout(kind, subject))
+        self._changed(rollout, rollout.baseline, rollout.candidate, author, reason, "rollout_ended")
+        return rollout
+
+    def count(self, rollout: ConfigRollout, arm: str, *, blocked: bool, error: bool) -> str:
+        """Count one request of a rollout's arm; when the candidate does worse than the baseline by more than the
+        margin, end the rollout (`auto`) and return the reason."""
+        c = CONFIG_COUNTERS.c
+        key = and_(c.rollout == rollout.id, c.arm == arm)
+        deltas = {"requests": 1, "blocks": int(blocked), "errors": int(error)}
+        for _ in range(3):
+            try:
+                with self.engine.begin() as conn:
+                    values = {name: c[name] + delta for name, delta in deltas.items()}
+                    if conn.execute(update(CONFIG_COUNTERS).where(key).values(**values)).rowcount != 1:
+                        conn.execute(insert(CONFIG_COUNTERS).values(rollout=rollout.id, arm=arm, **deltas))
+                break
+            except IntegrityError:  # another process created the row first: add to it
+                continue
+        counters = self.counters(rollout.id)
+        reason = judge(
+            counters.get("baseline", Counters()),
+            counters.get("candidate", Counters()),
+            margin=rollout.margin,
+            min_requests=rollout.min_requests,
+        )
+        if reason:
+            with contextlib.suppress(Conflict):  # another request (or process) ended it first
+                self.end_rollout(rollout.kind, rollout.subject, author="auto", reason=reason)
+        return reason
+
+    def counters(self, rollout_id: str) -> dict[str, Counters]:
+        query = select(CONFIG_COUNTERS).where(CONFIG_COUNTERS.c.rollout == rollout_id)
+        with self.engine.connect() as conn:
+            return {
+                r["arm"]: Counters(requests=r["requests"], blocks=r["blocks"], errors=r["errors"])
+                for r in conn.execute(query).mappings()
+            }
+
+    def _end(self, rollout: ConfigRollout, state: str, reason: str) -> bool:
+        with self.engine.begin() as conn:
+            ended = conn.execute(
+                update(CONFIG_ROLLOUTS)
+                .where(CONFIG_ROLLOUTS.c.id == rollout.id, CONFIG_ROLLOUTS.c.state == "active")
+                .values(state=state, reason=reason, ended_at=time.time())
+            ).rowcount
+        return bool(ended == 1)
+
+    def _changed(
+        self, rollout: ConfigRollout, version: int, previous: int, author: str, reason: str, change: str
+    ) -> None:
+        event = ConfigChanged(
+            tenant=rollout.subject if rollout.kind is Kind.POLICY and rollout.subject != "default" else ANONYMOUS,
+            request_id=f"config-rollout-{rollout.id}",
+            config=rollout.kind.value,
+            subject=rollout.subject,
+            version=version,
+            previous=previous,
+            digest=self.get(version).digest,
+            author=author,
+            reason=reason,
+            change=change,
+            rollout={"id": rollout.id, "share": rollout.share, "tenants": list(rollout.tenants)},
+        )
+        self._audit.append(event)
+
+
+def _no_rollout(kind: Kind, subject: str) -> str:
+    return f"no rollout of {kind.value}{' ' + subject if subject else ''} is running"
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigRollout:
+    """A candidate version beside the one in force: which conversations it serves, and when it gives up."""
+
+    id: str
+    kind: Kind
+    subject: str
+    baseline: int
+    candidate: int
+    share: float
+    tenants: tuple[str, ...] = ()
+    margin: float = 0.1
+    min_requests: int = 20
+
+    def summary(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "kind": self.kind.value,
+            "subject": self.subject,
+            "baseline": self.baseline,
+            "candidate": self.candidate,
+            "share": self.share,
+            "tenants": list(self.tenants),
+            "margin": self.margin,
+            "min_requests": self.min_requests,
+        }
+
+    def serves(self, tenant: str, conversation: str) -> bool:
+        """Whether the candidate serves this conversation (sticky for the rollout's life)."""
+        if self.tenants and tenant not in self.tenants:
+            return False
+        return bucket(tenant, conversation, self.id) < self.share
+
+
+def _rollout(row: Any) -> ConfigRollout:
+    return ConfigRollout(
+        str(row["id"]),
+        Kind(row["kind"]),
+        str(row["subject"]),
+        int(row["baseline"]),
+        int(row["candidate"]),
+        float(row["share"]),
+        tuple(json.loads(row["tenants"])),
+        float(row["margin"]),
+        int(row["min_requests"]),
+    )
 
 
 def _version(row: Any) -> Version:
@@ -434,19 +643,30 @@ def judge_policy(current: TenantGuards, candidate: TenantGuards) -> PolicyJudgem
 
 
 class LiveConfig:
-    """Keeps one gateway process on the versions in force (polled at most every `refresh_s`)."""
+    """Keeps one gateway process on the versions in force and the running rollouts' candidates (polled at most
+    every `refresh_s`)."""
 
     def __init__(self, versions: ConfigVersions, *, refresh_s: float) -> None:
         self.versions = versions
         self.refresh_s = refresh_s
         self.applied: dict[tuple[str, str], int] = {}
+        self.rollouts: dict[tuple[str, str], tuple[ConfigRollout, object]] = {}  # (kind, subject) -> candidate
         self._due = 0.0
         self._lock = asyncio.Lock()
-        self._apply: dict[Kind, Callable[[str, dict[str, Any]], None]] = {}
+        self._build: dict[Kind, Callable[[str, dict[str, Any]], object]] = {}
+        self._use: dict[Kind, Callable[[str, Any], None]] = {}
+        self.kills = Kills()  # the kill switches thrown, read with every poll (gateway.kills)
+        self._switches: KillSwitches | None = None
+        self._on_kills: Callable[[Kills], None] = lambda _: None
 
-    def on(self, kind: Kind, apply: Callable[[str, dict[str, Any]], None]) -> None:
-        """How a version of `kind` is put in force in this process (`apply(subject, body)`)."""
-        self._apply[kind] = apply
+    def watch(self, switches: KillSwitches, on_kills: Callable[[Kills], None]) -> None:
+        """Read the kill switches with every poll; `on_kills` hears each new reading."""
+        self._switches, self._on_kills = switches, on_kills
+
+    def on(self, kind: Kind, build: Callable[[str, dict[str, Any]], object], use: Callable[[str, Any], None]) -> None:
+        """How a version of `kind` is built from its body (`build(subject, body)`, also for a rollout's candidate)
+        and put in force in this process (`use(subject, built)`)."""
+        self._build[kind], self._use[kind] = build, use
 
     async def maybe_refresh(self) -> None:
         """Poll when due (off the event loop); a failed poll keeps what is in force and tries again later."""
@@ -460,17 +680,44 @@ class LiveConfig:
                 log.warning("config poll failed (%s); keeping the versions in force", type(exc).__name__)
 
     def refresh(self) -> None:
-        """Apply every version in force that this process does not run yet."""
+        """Apply every version in force that this process does not run yet; load new rollouts' candidates."""
         for (kind, subject), version_id in sorted(self.versions.active_ids().items()):
             if self.applied.get((kind, subject)) == version_id:
                 continue
-            apply = self._apply.get(Kind(kind))
-            try:
-                if apply is not None:
-                    apply(subject, self.versions.get(version_id).body)
-            except GatewayError as exc:  # validated when recorded; the settings changed since (a missing key)
-                log.error("config version %s (%s %s) not applied: %s", version_id, kind, subject, exc.detail)
+            built = self._built(Kind(kind), subject, version_id)
+            if built is not None:
+                self._use[Kind(kind)](subject, built)
             self.applied[(kind, subject)] = version_id
+        running: dict[tuple[str, str], tuple[ConfigRollout, object]] = {}
+        for rollout in self.versions.rollouts():
+            key = (rollout.kind.value, rollout.subject)
+            known = self.rollouts.get(key)
+            if known is not None and known[0].id == rollout.id:
+                running[key] = known
+                continue
+            built = self._built(rollout.kind, rollout.subject, rollout.candidate)
+            if built is not None:
+                running[key] = (rollout, built)
+        self.rollouts = running
+        if self._switches is not None:
+            self.kills = Kills.of(self._switches.list())
+            self._on_kills(self.kills)
+
+    def _built(self, kind: Kind, subject: str, version_id: int) -> object | None:
+        build = self._build.get(kind)
+        if build is None:
+            return None
+        try:
+            return build(subject, self.versions.get(version_id).body)
+        except GatewayError as exc:  # validated when recorded; the settings changed since (a missing key)
+            log.error("config version %s (%s %s) not applied: %s", version_id, kind.value, subject, exc.detail)
+            return None
+
+    def candidate(self, kind: Kind, subject: str, tenant: str, conversation: str) -> tuple[ConfigRollout, Any, bool]:
+        """For a rollout of (kind, subject): the rollout, its built candidate, and whether it serves this
+        conversation; raises KeyError when none runs."""
+        rollout, built = self.rollouts[(kind.value, subject)]
+        return rollout, built, rollout.serves(tenant, conversation)
 
 
 def guards_with(guards: Guards, subject: str, tenant: TenantGuards) -> Guards:

@@ -30,7 +30,10 @@ __all__ = [
     "AUDIT",
     "AUDIT_CHECKPOINTS",
     "CONFIG_ACTIVE",
+    "CONFIG_COUNTERS",
+    "CONFIG_ROLLOUTS",
     "CONFIG_VERSIONS",
+    "KILL_SWITCHES",
     "METADATA",
     "PROMPT_ACTIVE",
     "PROMPT_COUNTERS",
@@ -187,6 +190,44 @@ CONFIG_ACTIVE = Table(
     Column("subject", String(64), primary_key=True),
     Column("version", Integer, nullable=False),
     Column("updated_at", Float, nullable=False),
+)
+
+CONFIG_ROLLOUTS = Table(
+    "config_rollouts",  # a candidate version serving a share of the traffic (or some tenants) beside the one in force
+    METADATA,
+    Column("id", String(32), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("subject", String(64), nullable=False),
+    Column("baseline", Integer, nullable=False),
+    Column("candidate", Integer, nullable=False),
+    Column("share", Float, nullable=False),
+    Column("tenants", Text, nullable=False),  # JSON list; [] = every tenant
+    Column("margin", Float, nullable=False),
+    Column("min_requests", Integer, nullable=False),
+    Column("state", String(16), nullable=False, index=True),  # active | promoted | rolled_back
+    Column("reason", Text, nullable=False, default=""),
+    Column("started_at", Float, nullable=False),
+    Column("ended_at", Float, nullable=True),
+)
+
+CONFIG_COUNTERS = Table(
+    "config_counters",  # per rollout and arm (baseline | candidate): what the automatic rollback judges
+    METADATA,
+    Column("rollout", String(32), primary_key=True),
+    Column("arm", String(16), primary_key=True),
+    Column("requests", Integer, nullable=False, default=0),
+    Column("blocks", Integer, nullable=False, default=0),
+    Column("errors", Integer, nullable=False, default=0),
+)
+
+KILL_SWITCHES = Table(
+    "kill_switches",  # thrown switches (gateway.kills); reviving deletes the row, the audit log keeps the history
+    METADATA,
+    Column("kind", String(16), primary_key=True),  # tool | route | deployment | tenant
+    Column("name", String(128), primary_key=True),
+    Column("reason", Text, nullable=False),
+    Column("author", String(128), nullable=False),
+    Column("at", Float, nullable=False),
 )
 
 # -- the Slack bot (gateway.slack.store) ----------------------------------------------------------------------

@@ -22,6 +22,7 @@ from fastapi import Depends, Request
 from pydantic import BaseModel, ValidationError
 
 from gateway.errors import Forbidden, InvalidRequest, MalformedBody
+from gateway.kills import Target
 from gateway.services import Services
 from gateway.slack.store import slack_via
 from gateway.tenants import Principal, Role
@@ -67,6 +68,8 @@ async def principal(request: Request) -> Principal:
     if who is None:  # not cached: a query, off the event loop
         who = await asyncio.to_thread(tenants.authenticate, key)
     turn_of(request).bind(who)
+    if who.role != "operator":  # an operator key still works while its tenant is switched off
+        services(request).live.kills.check(Target.TENANT, who.tenant)
     channel = request.headers.get("x-netops-channel")
     if channel:  # a Slack user's key, used by the bot: record the Slack user and channel in the final record
         turn_of(request).via = await asyncio.to_thread(slack_via, services(request).engine, who.key_id, channel)

@@ -18,6 +18,8 @@ __all__ = [
     "ChatCompleted",
     "ConfigChanged",
     "FeedbackGiven",
+    "KillRevived",
+    "KillThrown",
     "PromptPromoted",
     "PromptRolledBack",
     "PromptRolloutStarted",
@@ -245,7 +247,30 @@ class ConfigChanged(AuditEvent):
     digest: str
     author: str
     reason: str
-    change: str  # apply | rollback
+    change: str  # apply | rollback | rollout | promote | rollout_ended
+    rollout: dict[str, object] | None = None  # a gradual rollout: {id, share, tenants}
+
+
+@dataclass(frozen=True, kw_only=True)
+class KillThrown(AuditEvent):
+    """An operator switched a tool, route, deployment or tenant off (gateway.kills)."""
+
+    kind: ClassVar[str] = "kill.thrown"
+    target: str  # tool | route | deployment | tenant
+    name: str
+    reason: str
+    author: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class KillRevived(AuditEvent):
+    """A switch was revived: the target serves again."""
+
+    kind: ClassVar[str] = "kill.revived"
+    target: str
+    name: str
+    reason: str
+    author: str
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -22,6 +22,7 @@ from gateway.cache import CachedAnswer, CacheHit, Caches, cache_key, entities
 from gateway.errors import ModelNotAllowed
 from gateway.events import ChatCompleted
 from gateway.evidence import Evidence, Progress, gather, unsupported_claims, with_evidence
+from gateway.kills import Target
 from gateway.prompting import build_messages
 from gateway.schemas import ChatCompletionRequest
 from gateway.shadow import ShadowJob, shadow_request
@@ -64,7 +65,8 @@ class AnswerDone:
 
 async def chat(req: ChatCompletionRequest, turn: Turn) -> AsyncGenerator[Progress | AnswerDelta | AnswerDone, None]:
     """Answer one chat request for the turn's authenticated principal."""
-    route = turn.svc.router.table.route(req.model)
+    route = turn.table.route(req.model)  # the route table in force, or a rollout's candidate
+    turn.svc.live.kills.check(Target.ROUTE, route.name)
     turn.model = route.name
     if not turn.who.may_use(route.name):
         raise ModelNotAllowed(f"tenant {turn.tenant!r} may not use model {route.name!r}")
@@ -153,6 +155,7 @@ async def _cache_keys(
     who = turn.who
     parts = {
         "route": route.name,
+        "routes": turn.table.version,
         "prompts": turn.prompts.version,
         "policy": turn.guards.policy_id,
         "index": await turn.index_version() if route.assistant else "",
@@ -233,7 +236,7 @@ async def _replay(
     text = await out.afeed(cached.text) + await out.aflush()
     turn.trail.extend(out.verdicts)
     turn.completion_chars = len(text)
-    deployment = turn.svc.router.table.deployments.get(cached.deployment)
+    deployment = turn.table.deployments.get(cached.deployment)
     if deployment is not None:
         await turn.settle(deployment, prompt_tokens=0, completion_tokens=0)
     info = {

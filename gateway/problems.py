@@ -21,6 +21,7 @@ from gateway.errors import (
     NotFound,
     Unauthenticated,
 )
+from gateway.kills import Killed, ToolKilled
 from guardrails import Blocked, GuardrailError, InputTooLarge, ScannerFailed
 from retrieval import IndexUnavailable, InvalidQuery, NothingToRollBack, PromoteRefused, RetrievalError, UnknownVersion
 from routing import (
@@ -73,6 +74,8 @@ STATUS: dict[type[Exception], tuple[int, str]] = {
     NoEligibleDeployment: (422, "No eligible model deployment"),
     ToolFailed: (502, "Tool failed"),
     ScannerFailed: (503, "Guardrail unavailable"),
+    Killed: (503, "Switched off by an operator"),
+    ToolKilled: (503, "Tool switched off by an operator"),
     BackendMalformed: (502, "Model backend answered with no completion stream"),
     BackendUnavailable: (503, "Model backend unavailable"),
     DeploymentFailed: (502, "Model backend failed"),

@@ -164,13 +164,14 @@ def conversation_key(header: str | None, first_user_text: str) -> str:
     return "q:" + hashlib.sha256(first_user_text.encode()).hexdigest()[:32]
 
 
-def judge(rollout: Rollout, baseline: Counters, candidate: Counters) -> str:
-    """The reason to roll back automatically (`block_rate`, `error_rate`), or "" to go on."""
-    if candidate.requests < rollout.min_requests:
+def judge(baseline: Counters, candidate: Counters, *, margin: float, min_requests: int) -> str:
+    """The reason to roll back automatically (`block_rate`, `error_rate`), or "" to go on: the one rule for prompt
+    and configuration rollouts."""
+    if candidate.requests < min_requests:
         return ""
-    if candidate.block_rate > baseline.block_rate + rollout.margin:
+    if candidate.block_rate > baseline.block_rate + margin:
         return "block_rate"
-    if candidate.error_rate > baseline.error_rate + rollout.margin:
+    if candidate.error_rate > baseline.error_rate + margin:
         return "error_rate"
     return ""
 
@@ -378,7 +379,10 @@ class Rollouts:
             return None
         by_version = self.by_version(rollout.id)
         reason = judge(
-            rollout, by_version.get(rollout.baseline, Counters()), by_version.get(rollout.candidate, Counters())
+            by_version.get(rollout.baseline, Counters()),
+            by_version.get(rollout.candidate, Counters()),
+            margin=rollout.margin,
+            min_requests=rollout.min_requests,
         )
         if not reason:
             return None

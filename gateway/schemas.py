@@ -94,6 +94,16 @@ class ScanRequest(BaseModel):
     stage: Literal["input", "context", "output"] = "input"
 
 
+class KillRequest(BaseModel):
+    """`POST /v1/kill`: switch a tool, route, deployment or tenant off (gateway.kills)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["tool", "route", "deployment", "tenant"]
+    name: str = Field(min_length=1, max_length=128)
+    reason: str = Field(min_length=1, max_length=500)
+
+
 class InvokeRequest(BaseModel):
     """`POST /v1/tools/{name}/invoke`: the tool's arguments (see `GET /v1/tools` for each tool's schema)."""
 

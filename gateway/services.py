@@ -20,6 +20,7 @@ from gateway.cache import Caches
 from gateway.checkpoints import Checkpointer
 from gateway.config_versions import ConfigVersions, Kind, LiveConfig, guards_with, validate_policy, validate_routes
 from gateway.db import open_engine
+from gateway.kills import KillSwitches, Target
 from gateway.metrics import Metrics
 from gateway.prompting import PromptBook
 from gateway.ratelimit import Metering
@@ -27,7 +28,7 @@ from gateway.rollout import Rollouts
 from gateway.settings import Settings
 from gateway.shadow import Shadows
 from gateway.tenants import Tenants
-from guardrails import Guards, default_guards, load_guards
+from guardrails import Guards, TenantGuards, default_guards, load_guards
 from retrieval import Embedder, LazyEmbedder, MiniLMEmbedder, Retriever, RunbookIndex, VectorStore, open_store
 from retrieval.semantic import SemanticCache, SemanticMemory
 from routing import BreakerConfig, ModelBackend, ProviderBackend, Router, RouteTable
@@ -57,7 +58,8 @@ class Services:
     shadows: Shadows = field(init=False)  # shadow rollouts' background answers
     caches: Caches = field(init=False)  # response, tool-output and retrieval caches (gateway.cache)
     config: ConfigVersions = field(init=False)  # routes and policies as versions (gateway.config_versions)
-    live: LiveConfig = field(init=False)  # keeps this process on the versions in force
+    live: LiveConfig = field(init=False)  # keeps this process on the versions in force and the kill switches
+    kill: KillSwitches = field(init=False)  # throw and revive kill switches (gateway.kills)
     semantic: SemanticMemory | None = None  # the semantic cache's memory (in the index's process)
 
     def __post_init__(self) -> None:
@@ -69,15 +71,22 @@ class Services:
         self.caches = Caches.build(self.settings.cache, self.metrics)
         self.config = ConfigVersions(self.engine, self.audit)
         self.live = LiveConfig(self.config, refresh_s=self.settings.config_refresh_s)
-        self.live.on(Kind.ROUTES, self._use_routes)
-        self.live.on(Kind.POLICY, self._use_policy)
+        self.live.on(Kind.ROUTES, self._routes, lambda _, table: self.router.use(table))
+        self.live.on(Kind.POLICY, self._policy, self._use_policy)
+        self.kill = KillSwitches(self.engine, self.audit)
+        self.live.watch(self.kill, lambda kills: setattr(self.router, "killed", kills.names(Target.DEPLOYMENT)))
         self.live.refresh()  # a version applied before this start wins over the settings file
 
-    def _use_routes(self, subject: str, body: dict[str, Any]) -> None:
-        self.router.use(validate_routes(body, self.settings))
+    def _routes(self, subject: str, body: dict[str, Any]) -> RouteTable:
+        table = validate_routes(body, self.settings)
+        self.router.know(table)  # its deployments get signals and breakers, in force or as a rollout's candidate
+        return table
 
-    def _use_policy(self, subject: str, body: dict[str, Any]) -> None:
-        self.guards = guards_with(self.guards, subject, validate_policy(subject, body, self.settings))
+    def _policy(self, subject: str, body: dict[str, Any]) -> TenantGuards:
+        return validate_policy(subject, body, self.settings)
+
+    def _use_policy(self, subject: str, guards: TenantGuards) -> None:
+        self.guards = guards_with(self.guards, subject, guards)
 
     @classmethod
     def build(

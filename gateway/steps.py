@@ -10,6 +10,7 @@ from typing import Any
 
 from gateway.cache import cache_key
 from gateway.events import ToolDenied, ToolInvoked
+from gateway.kills import Target
 from gateway.prompting import tool_message
 from gateway.schemas import ChatCompletionRequest, ChatMessage
 from gateway.services import Services
@@ -181,6 +182,7 @@ async def _run_tool(turn: Turn, name: str, arguments: str | Mapping[str, Any], c
     """Run a tool, or take a read-only tool's output from the tool cache while it is young (its age is reported);
     grants and arguments are checked first either way."""
     svc = turn.svc
+    svc.live.kills.check(Target.TOOL, name)
     ttl = svc.caches.tool_ttl(name)
     if svc.tools.risks.get(name) is not Risk.READ or ttl <= 0:
         return await svc.tools.invoke(name, arguments, ctx)

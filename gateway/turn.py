@@ -25,12 +25,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
+from typing import TypeVar
 
 import anyio
+from sqlalchemy.exc import SQLAlchemyError
 
+from gateway.config_versions import ConfigRollout, Kind
 from gateway.events import (
     ANONYMOUS,
     AuditEvent,
@@ -46,11 +50,14 @@ from gateway.services import Services
 from gateway.tenants import Principal
 from guardrails import Action, TenantGuards, Vault, Verdict
 from retrieval import RetrievalError
-from routing import ModelRequest, Route, RoutedStream
+from routing import ModelRequest, Route, RoutedStream, RouteTable
 from routing.table import Deployment
 from tools import ToolContext
 
 __all__ = ["AUTH_CODES", "Outcome", "Trail", "Turn"]
+
+log = logging.getLogger("netops.turn")
+T = TypeVar("T")
 
 AUTH_CODES = frozenset({"missing_key", "unknown_key", "revoked_key", "bad_scrape_token"})
 
@@ -127,6 +134,10 @@ class Turn:
         self.unsupported = 0  # unsupported-claim flags on the answer (counted per prompt version)
         self._index_version: str | None = None
         self.timings = Timings()
+        self.conversation = ""  # what keeps a conversation on one arm of a rollout (`choose_prompts` sets it)
+        self.arms: list[tuple[ConfigRollout, str]] = []  # config rollouts this request took part in, and its arm
+        self._guards: TenantGuards | None = None
+        self._table: RouteTable | None = None
         self.fresh = False  # the client sent `Cache-Control: no-cache`: compute everything anew (gateway.cache)
         self._started = time.perf_counter()
         self.outcome: Outcome | None = None
@@ -167,6 +178,7 @@ class Turn:
         if choice is None:
             choice = await asyncio.to_thread(rollouts.choose, self.tenant, conversation)
         self.choice = choice
+        self.conversation = conversation
         return choice.prompts
 
     @property
@@ -176,7 +188,32 @@ class Turn:
 
     @property
     def guards(self) -> TenantGuards:
-        return self.svc.guards.for_tenant(self.who.tenant)
+        """The tenant's guardrail chains for this request: in force, or a policy rollout's candidate (chosen once)."""
+        if self._guards is None:
+            guards, tenant = self.svc.guards, self.who.tenant
+            self._guards = guards.for_tenant(tenant)
+            subject = tenant if (Kind.POLICY.value, tenant) in self.svc.live.rollouts else "default"
+            if subject == tenant or tenant not in guards.tenants:  # a default rollout covers tenants without one
+                self._guards = self._in_rollout(Kind.POLICY, subject, self._guards)
+        return self._guards
+
+    @property
+    def table(self) -> RouteTable:
+        """The route table for this request: in force, or a routes rollout's candidate (chosen once)."""
+        if self._table is None:
+            self._table = self._in_rollout(Kind.ROUTES, "", self.svc.router.table)
+        return self._table
+
+    def _in_rollout(self, kind: Kind, subject: str, in_force: T) -> T:
+        try:
+            rollout, candidate, serves = self.svc.live.candidate(kind, subject, self.tenant, self._conversation())
+        except KeyError:
+            return in_force
+        self.arms.append((rollout, "candidate" if serves else "baseline"))
+        return candidate if serves else in_force
+
+    def _conversation(self) -> str:
+        return self.conversation or self.request_id
 
     @property
     def cached(self) -> bool:
@@ -208,12 +245,12 @@ class Turn:
 
     async def reserve(self, route: Route, request: ModelRequest) -> None:
         """Check limits and reserve the budget, atomically (429 / 402 on refusal)."""
-        self._ticket = await self.svc.metering.reserve(self.who, route, request, self.svc.router.table)
+        self._ticket = await self.svc.metering.reserve(self.who, route, request, self.table)
 
     async def open(self, route: Route, request: ModelRequest, *, buffered: bool) -> RoutedStream:
         """Call the model; from here on an unfinished request is `aborted`, not `rejected`."""
         with self.timings.step("model"):
-            self._stream = await self.svc.router.open(route, request, buffered=buffered)
+            self._stream = await self.svc.router.open(route, request, buffered=buffered, table=self.table)
         degraded = self._stream.degraded()
         if degraded is not None:
             self.svc.metrics.degraded.labels(route.name, degraded["from"], degraded["to"]).inc()
@@ -253,12 +290,22 @@ class Turn:
                 if self.via and not event.via:
                     event = replace(event, via=self.via)
                 await self.svc.audit.append_async(event)
+            if self.arms:  # judged by a config rollout's candidate or baseline: count it, maybe roll back
+                blocked = self._problem is not None and self._problem[1] == "guardrail_blocked"
+                await asyncio.to_thread(self._count_arms, blocked=blocked, error=status >= 500)
             if self.choice is not None and self._stream is not None:  # a model answered (or began to)
                 served = self._served(status)
                 if served.rollout:
                     await asyncio.to_thread(self.svc.rollouts.record, served)
                 elif served.shown:
                     self.svc.rollouts.defer(served)
+
+    def _count_arms(self, *, blocked: bool, error: bool) -> None:
+        for rollout, arm in self.arms:
+            try:
+                self.svc.config.count(rollout, arm, blocked=blocked, error=error)
+            except SQLAlchemyError as exc:  # the store is down: the request is done, its count is lost
+                log.warning("config rollout count failed: %s", type(exc).__name__)
 
     async def _settle_leftover(self) -> None:
         ticket, self._ticket = self._ticket, None

@@ -64,6 +64,7 @@ class RoutedStream:
         self.decision = decision
         self.attempts: list[str] = []  # the failures before this stream started (empty: first choice answered)
         self.own: list[str] = [deployment.name]  # the route's own deployments (the rest are its fallbacks')
+        self.drained: list[str] = []  # the route's deployments switched off when it started
         self._first: ModelEvent | None = first
         self._rest = rest
         self._health = health
@@ -78,6 +79,8 @@ class RoutedStream:
         if self.attempts:
             first = self.attempts[0]
             return {"from": first.split(":", 1)[0], "to": self.deployment.name, "reason": first.split(": ", 1)[-1]}
+        if self.drained:
+            return {"from": ", ".join(self.drained), "to": self.deployment.name, "reason": "switched off (drained)"}
         if self.deployment.name not in self.own:
             return {"from": ", ".join(self.own), "to": self.deployment.name, "reason": "served by a fallback route"}
         return None
@@ -128,15 +131,13 @@ class Router:
         self._rng = rng or random.Random()  # noqa: S311 - retry jitter, not cryptography
         self._breaker, self._clock, self._scrape_interval_s = breaker, clock, scrape_interval_s
         self.health: dict[str, DeploymentHealth] = {}
+        self.killed: dict[str, str] = {}  # deployments switched off (drained): name -> reason (gateway.kills)
         self.use(table)
 
     def use(self, table: RouteTable) -> None:
         """Route by `table` from now on (a new configuration version, applied at runtime): deployments it keeps
         keep their signals and breakers; in-flight requests finish on the table they started with."""
-        for name in table.deployments:
-            if name not in self.health:
-                breaker = CircuitBreaker(self._breaker, clock=self._clock)
-                self.health[name] = DeploymentHealth(DeploymentStats(), breaker)
+        self.know(table)
         self.scraper = LoadScraper(
             {n: d.metrics_url for n, d in table.deployments.items() if d.metrics_url},
             {n: self.health[n].stats for n in table.deployments},
@@ -145,27 +146,53 @@ class Router:
         )
         self.table = table
 
+    def know(self, table: RouteTable) -> None:
+        """Give `table`'s deployments signals and breakers without routing by it (a rollout's candidate table)."""
+        for name in table.deployments:
+            if name not in self.health:
+                breaker = CircuitBreaker(self._breaker, clock=self._clock)
+                self.health[name] = DeploymentHealth(DeploymentStats(), breaker)
+
     async def aclose(self) -> None:
         """Close the backend's connection pool for the running event loop (backends without one: nothing)."""
         aclose = getattr(self._backend, "aclose", None)
         if aclose is not None:
             await aclose()
 
-    def plan(self, route: Route, request: ModelRequest, klass: RequestClass | None = None) -> Decision:
-        """The order this request would be tried in now, and why (no side effects)."""
+    def plan(
+        self,
+        route: Route,
+        request: ModelRequest,
+        klass: RequestClass | None = None,
+        *,
+        table: RouteTable | None = None,
+    ) -> Decision:
+        """The order this request would be tried in now, and why (no side effects); `table`: a rollout's
+        candidate table instead of the one in force."""
         candidates = [
             Candidate(d, self.health[d.name].stats.snapshot(), self.health[d.name].breaker.snapshot(), i)
-            for i, d in enumerate(self.table.candidates(route))
+            for i, d in enumerate((table or self.table).candidates(route))
+            if d.name not in self.killed  # drained: in-flight requests finish, new ones go elsewhere
         ]
         klass = klass or classify(request.messages)
         return decide(route, candidates, klass, prompt_tokens=estimate_prompt_tokens(request))
 
-    async def open(self, route: Route, request: ModelRequest, *, buffered: bool = False) -> RoutedStream:
-        """Start the request on the best deployment that answers; raises `BackendUnavailable` if none does."""
+    async def open(
+        self, route: Route, request: ModelRequest, *, buffered: bool = False, table: RouteTable | None = None
+    ) -> RoutedStream:
+        """Start the request on the best deployment that answers; raises `BackendUnavailable` if none does.
+        `table`: a rollout's candidate table instead of the one in force (see `know`)."""
         self.scraper.poke()
+        table = table or self.table
+        live = [d.name for d in table.candidates(route) if d.name not in self.killed]
+        if not live:
+            switched = "; ".join(f"{n}: {self.killed[n]}" for n in route.deployments if n in self.killed)
+            raise BackendUnavailable(
+                f"every deployment of {route.name!r} is switched off ({switched})", deployments=list(route.deployments)
+            )
         deadline = time.monotonic() + route.queue_timeout_s
         while True:
-            decision = self.plan(route, request)
+            decision = self.plan(route, request, table=table)
             if not decision.order:
                 why = "; ".join(f"{c.deployment}: {c.reasons[0]}" for c in decision.choices)
                 raise NoEligibleDeployment(f"no deployment of {route.name!r} may take this request ({why})")
@@ -173,11 +200,12 @@ class Router:
             malformed: list[str] = []
             for name in decision.order:
                 stream = await self._try(
-                    self.table.deployments[name], route, request, decision, (failures, malformed), buffered
+                    table.deployments[name], route, request, decision, (failures, malformed), buffered
                 )
                 if stream is not None:
                     stream.attempts = failures
                     stream.own = route.deployments
+                    stream.drained = [n for n in route.deployments if n in self.killed]
                     return stream
             if malformed and len(malformed) == len(failures):  # they answered, with something else: a 502
                 raise BackendMalformed(
@@ -277,7 +305,7 @@ class Router:
             r.name: {"policy": r.policy, "deployments": r.deployments, "fallbacks": r.fallbacks}
             for r in self.table.routes.values()
         }
-        return {"version": self.table.version, "deployments": deployments, "routes": routes}
+        return {"version": self.table.version, "deployments": deployments, "routes": routes, "killed": self.killed}
 
 
 def _any_full(failures: list[str]) -> bool:

@@ -22,6 +22,7 @@ from gateway.cli.config import config
 from gateway.cli.evals import bench_retrieval, eval_group
 from gateway.cli.guard import bench_guardrails, guard
 from gateway.cli.index import index, search
+from gateway.cli.kill import kill, revive
 from gateway.cli.lab import lab
 from gateway.cli.prompts import prompts
 from gateway.cli.routes import bench_routing, limits, routes
@@ -94,6 +95,8 @@ bench.add_command(bench_guardrails)
 cli.add_command(slack)
 cli.add_command(usage)
 cli.add_command(config)
+cli.add_command(kill)
+cli.add_command(revive)
 bench.add_command(bench_slack)
 
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import click
 import yaml
 
-from gateway.cli.common import call, fail, settings_of
+from gateway.cli.common import call, fail, settings_of, split_csv
 
 if TYPE_CHECKING:
     from gateway.config_versions import ConfigVersions, Kind
@@ -103,12 +103,38 @@ def config_diff(ctx: click.Context, old: int, new: int | None) -> None:
 @click.option("--author", default=None, help="Who (default: the OS user).")
 @click.option("--dry-run", is_flag=True, help="Validate and show what would change; record nothing.")
 @click.option("--force", is_flag=True, help="Apply a policy even if it does worse on the guardrail sets.")
+@click.option(
+    "--share",
+    type=click.FloatRange(0.0, 1.0, min_open=True),
+    default=None,
+    help="Roll out gradually: the new version serves this share of conversations beside the one in force.",
+)
+@click.option("--tenants", default="", help="Roll out to these tenants only (comma-separated; with --share).")
+@click.option(
+    "--margin",
+    type=float,
+    default=0.1,
+    show_default=True,
+    help="Roll back automatically when the candidate's error or block rate exceeds the baseline's by this.",
+)
+@click.option("--min-requests", type=int, default=20, show_default=True, help="... once it served this many.")
 @click.pass_context
 def config_apply(
-    ctx: click.Context, kind: str, args: tuple[str, ...], reason: str, author: str | None, dry_run: bool, force: bool
+    ctx: click.Context,
+    kind: str,
+    args: tuple[str, ...],
+    reason: str,
+    author: str | None,
+    dry_run: bool,
+    force: bool,
+    share: float | None,
+    tenants: str,
+    margin: float,
+    min_requests: int,
 ) -> None:
     """`apply routes FILE` (deployments and routes, as in netops.yaml) or `apply policy TENANT FILE` (a policy
-    file): validated, judged, recorded as a version and put in force (or only shown, with --dry-run)."""
+    file): validated, judged, recorded as a version and put in force, or with --share rolled out gradually (then
+    `netops config promote` or `rollback`), or only shown with --dry-run."""
     from gateway.config_versions import plan_changes, validate_policy, validate_routes  # noqa: PLC0415
 
     settings = settings_of(ctx)
@@ -133,11 +159,69 @@ def config_apply(
         click.echo("dry run: nothing recorded")
         return
     _baseline(ctx, versions, what, subject)
+    if share is not None or tenants:
+        rollout = call(
+            lambda: versions.start_rollout(
+                what,
+                subject,
+                body,
+                author=author or _who(),
+                reason=reason,
+                share=share if share is not None else 1.0,
+                tenants=tuple(split_csv(tenants)),
+                margin=margin,
+                min_requests=min_requests,
+            )
+        )
+        scope = f"tenants {', '.join(rollout.tenants)}" if rollout.tenants else "every tenant"
+        click.echo(
+            f"version {rollout.candidate} rolling out to {rollout.share:.0%} of conversations of {scope} beside "
+            f"version {rollout.baseline}; `netops config promote` or `netops config rollback` ends it"
+        )
+        return
     version = call(lambda: versions.record(what, subject, body, author=author or _who(), reason=reason))
     click.echo(
         f"version {version.id} in force ({version.digest[:12]}); gateways pick it up within "
         f"{settings.config_refresh_s:g} s"
     )
+
+
+@config.command("promote")
+@click.argument("kind", type=click.Choice(["routes", "policy"]))
+@click.argument("tenant", required=False)
+@click.option("--reason", required=True)
+@click.option("--author", default=None)
+@click.pass_context
+def config_promote(ctx: click.Context, kind: str, tenant: str | None, reason: str, author: str | None) -> None:
+    """Put a running rollout's candidate in force for everyone."""
+    what, subject = _subject(kind, tenant)
+    version = call(lambda: _versions(ctx).promote(what, subject, author=author or _who(), reason=reason))
+    click.echo(f"version {version.id} in force")
+
+
+@config.command("status")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def config_status(ctx: click.Context, as_json: bool) -> None:
+    """The versions in force and the running rollouts with their counters."""
+    versions = _versions(ctx)
+    in_force = [{"kind": k, "subject": s, "version": v} for (k, s), v in sorted(versions.active_ids().items())]
+    running = [(r, versions.counters(r.id)) for r in versions.rollouts()]
+    if as_json:
+        rollouts = [{**r.summary(), "counters": {a: c.summary() for a, c in arms.items()}} for r, arms in running]
+        click.echo(json.dumps({"in_force": in_force, "rollouts": rollouts}, indent=2))
+        return
+    for f in in_force:
+        click.echo(f"{f['kind']} {f['subject'] or '-'}: version {f['version']}")
+    for r, arms in running:
+        click.echo(
+            f"rollout {r.id}: {r.kind.value} {r.subject or '-'} {r.baseline} -> {r.candidate} "
+            f"share {r.share} tenants {', '.join(r.tenants) or 'all'}"
+        )
+        for arm, c in arms.items():
+            click.echo(f"  {arm}: {c.requests} requests, block rate {c.block_rate:.3f}, error rate {c.error_rate:.3f}")
+    if not in_force:
+        click.echo("no versions yet: the settings file is in force")
 
 
 @config.command("rollback")
@@ -147,7 +231,8 @@ def config_apply(
 @click.option("--author", default=None)
 @click.pass_context
 def config_rollback(ctx: click.Context, kind: str, tenant: str | None, reason: str, author: str | None) -> None:
-    """Put the version before the one in force back in force (recorded as a new version)."""
+    """Put the version before the one in force back in force (recorded as a new version); during a rollout,
+    end the rollout (the version in force stays)."""
     what, subject = _subject(kind, tenant)
     versions = _versions(ctx)
     version = call(lambda: versions.rollback(what, subject, author=author or _who(), reason=reason))

@@ -213,7 +213,7 @@ function meta(netops, onSource) {
   }
   if (netops.cache) {
     const c = netops.cache;
-    section("Cached", [text(`answered from the ${c.kind} cache, computed ${Math.round(c.age_s)} s ago (request ${c.source_request_id}); add Cache-Control: no-cache for a fresh answer`)]);
+    section("Cached", [text(`answered from the ${c.kind} cache, computed ${Math.round(c.age_s)} s ago by request ${c.source_request_id}`)]);
   }
   if (netops.error) section("Stopped", [text(`${netops.error.code}: ${netops.error.detail}`, "warning")], "warning");
   if (netops.route) {

@@ -220,6 +220,51 @@ def test_checks_and_findings_render_from_the_progress_events(scripted_page: Page
     shot(page, "findings")
 
 
+def test_a_cached_and_degraded_answer_says_so(scripted_page: Page) -> None:
+    """An answer from the response cache (no progress events: its checks come with the final chunk, with their
+    age) that a fallback deployment had computed."""
+    page = scripted_page
+    page.route("**/v1/chat/completions", lambda route: route.fulfill(status=200, headers=SSE, body=cached_stream()))
+    ask(page, "why is r1 not talking to r3?")
+    answer = page.locator("#log li.assistant").last
+    expect(answer.locator(".meta")).to_be_visible(timeout=ANSWER_TIMEOUT)
+    expect(answer.locator(".check-state")).to_have_text("done in 41 ms, from 12 s ago")
+    expect(answer.locator(".finding.problem .from")).to_have_text(" (bgp_summary, from 12 s ago)")
+    meta = answer.locator(".meta")
+    expect(meta).to_contain_text("answered by gpu-b instead of gpu-a (HTTP 503)")
+    expect(meta).to_contain_text("answered from the response cache, computed 12 s ago by request 4f2a")
+    shot(page, "cached-degraded")
+
+
+def cached_stream() -> str:
+    check = {"name": "bgp_summary", "arguments": {"device": "r1"}, "duration_ms": 41.2, "output": BGP_OUTPUT}
+    finding = {
+        "severity": "problem",
+        "device": "r1",
+        "subject": "BGP neighbor 10.0.13.2",
+        "fact": "Idle (Admin)",
+        "tool": "bgp_summary",
+        "evidence": BGP_OUTPUT.splitlines()[2],
+        "age_s": 12.3,
+    }
+    final = {
+        "route": "netops-assistant",
+        "deployment": "gpu-b",
+        "citations": [],
+        "tools": [],
+        "warnings": [],
+        "checks": [{**check, "cached_age_s": 12.3}],
+        "findings": [finding],
+        "degraded": {"from": "gpu-a", "to": "gpu-b", "reason": "HTTP 503"},
+        "cache": {"kind": "response", "age_s": 12.3, "source_request_id": "4f2a", "saved_usd": 0.002},
+    }
+    chunks: list[dict[str, object]] = [
+        {"choices": [{"index": 0, "delta": {"content": "r1 shut its session to r3."}}]},
+        {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}], "netops": final},
+    ]
+    return "".join(f"data: {json.dumps(c)}\n\n" for c in chunks) + "data: [DONE]\n\n"
+
+
 SSE = {"content-type": "text/event-stream", "cache-control": "no-cache"}
 BGP_OUTPUT = (
     "Neighbor        V   AS  MsgRcvd MsgSent Up/Down  State/PfxRcd\n"
