@@ -502,11 +502,16 @@ def validate_routes(body: dict[str, Any], settings: Settings) -> RouteTable:
             raise InvalidRequest("a routes version needs at least one deployment and one route")
         return RouteTable(deployments, routes)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
-        raise InvalidRequest(f"invalid routes version at {where}: {first['msg']}") from None
+        raise _invalid("routes version", exc) from None
     except (ValueError, TypeError) as exc:
         raise InvalidRequest(f"invalid routes version: {exc}") from None
+
+
+def _invalid(what: str, exc: ValidationError) -> InvalidRequest:
+    """The first validation problem, named by where it is."""
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    return InvalidRequest(f"invalid {what} at {where}: {first['msg']}")
 
 
 def plan_changes(engine: Engine, old: RouteTable, new: RouteTable, *, last: int = 200) -> list[dict[str, object]]:
@@ -561,9 +566,7 @@ def validate_policy(subject: str, body: dict[str, Any], settings: Settings) -> T
         policy = PolicyFile.model_validate(body)
         return build_tenant_guards(subject, policy, size_limit=SizeLimit(g.max_input_chars, g.max_input_tokens))
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
-        raise InvalidRequest(f"invalid policy at {where}: {first['msg']}") from None
+        raise _invalid("policy", exc) from None
     except PolicyError as exc:
         raise InvalidRequest(f"invalid policy: {exc.detail}") from None
 

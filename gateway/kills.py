@@ -1,4 +1,4 @@
-"""Kill switches: switch a tool, a route, a deployment or a tenant off at runtime, on every gateway process.
+"""Kill switches: switch a tool, route, deployment, tenant or prompt version off at runtime, on every process.
 
     netops kill tool clear_bgp_session --reason "flapping peers, INC-4411"
     netops kill deployment gpu-a --reason "drain for a driver update"
@@ -16,6 +16,9 @@ What a switch does:
     deployment  a drain: requests in flight finish; new ones go to the route's other deployments (the answer
                 says so in `netops.degraded`); a route with none left answers 503 `backend_unavailable`
     tenant      every request with one of its keys is refused (503 `killed`); platform operator keys are not
+    prompt      a prompt version serves nothing: a conversation on it (a canary's candidate, a pinned or promoted
+                version) gets the version in force instead, out of any rollout; 503 `killed` if that one is off too;
+                a shadow candidate stops answering
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ class Target(enum.StrEnum):
     ROUTE = "route"
     DEPLOYMENT = "deployment"
     TENANT = "tenant"
+    PROMPT = "prompt"  # a prompt version (its content hash, `netops prompts list`)
 
 
 class Killed(GatewayError):

@@ -95,11 +95,11 @@ class ScanRequest(BaseModel):
 
 
 class KillRequest(BaseModel):
-    """`POST /v1/kill`: switch a tool, route, deployment or tenant off (gateway.kills)."""
+    """`POST /v1/kill`: switch a tool, route, deployment, tenant or prompt version off (gateway.kills)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    kind: Literal["tool", "route", "deployment", "tenant"]
+    kind: Literal["tool", "route", "deployment", "tenant", "prompt"]
     name: str = Field(min_length=1, max_length=128)
     reason: str = Field(min_length=1, max_length=500)
 

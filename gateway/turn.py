@@ -43,6 +43,7 @@ from gateway.events import (
     RequestCompleted,
     RequestRejected,
 )
+from gateway.kills import Target
 from gateway.prompting import PromptSet
 from gateway.ratelimit import Ticket
 from gateway.rollout import Choice, Served
@@ -177,9 +178,21 @@ class Turn:
         choice = rollouts.choose_cached(self.tenant, conversation)
         if choice is None:
             choice = await asyncio.to_thread(rollouts.choose, self.tenant, conversation)
-        self.choice = choice
+        self.choice = await self._unless_killed(choice)
         self.conversation = conversation
         return choice.prompts
+
+    async def _unless_killed(self, choice: Choice) -> Choice:
+        """A switched-off prompt version answers nothing: the version in force answers instead (out of any
+        rollout), a shadow candidate is dropped; `Killed` when the version in force is off too."""
+        kills = self.svc.live.kills
+        if choice.shadow is not None and kills.get(Target.PROMPT, choice.shadow.version):
+            choice = replace(choice, shadow=None)
+        if not kills.get(Target.PROMPT, choice.prompts.version):
+            return choice
+        in_force = await asyncio.to_thread(self.svc.rollouts.in_force, self.tenant)
+        kills.check(Target.PROMPT, in_force)  # the version in force is off too (or it is the one switched off)
+        return Choice(self.svc.prompts.version(in_force))
 
     @property
     def prompts(self) -> PromptSet:

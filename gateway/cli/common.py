@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, NoReturn, TypeVar
@@ -11,9 +12,12 @@ import click
 from gateway.settings import Settings
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from gateway.audit import AuditLog
     from gateway.tenants import Tenants
 
-__all__ = ["call", "fail", "settings_of", "split_csv", "tenants_of"]
+__all__ = ["audited_engine", "author", "call", "fail", "settings_of", "split_csv", "tenants_of"]
 
 T = TypeVar("T")
 
@@ -50,3 +54,24 @@ def call(action: Callable[[], T]) -> T:
 
 def split_csv(value: str) -> list[str]:
     return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def audited_engine(ctx: click.Context) -> tuple[Engine, AuditLog]:
+    """The state store and its audit log (signed checkpoints), for commands that change what gateways serve."""
+    from gateway.audit import AuditLog  # noqa: PLC0415
+    from gateway.checkpoints import Checkpointer  # noqa: PLC0415
+    from gateway.db import open_engine  # noqa: PLC0415
+
+    settings = settings_of(ctx)
+    engine = open_engine(settings.sqlalchemy_url)
+    return engine, AuditLog(engine, checkpoints=call(lambda: Checkpointer.in_dir(settings.data_dir)))
+
+
+def author(given: str | None) -> str:
+    """Who made a change: `--author`, else the OS user."""
+    if given:
+        return given
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"

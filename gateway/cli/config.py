@@ -4,7 +4,6 @@ restart: every gateway process on the same state store picks up the version in f
 
 from __future__ import annotations
 
-import getpass
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -12,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 import yaml
 
-from gateway.cli.common import call, fail, settings_of, split_csv
+from gateway.cli.common import audited_engine, author, call, fail, settings_of, split_csv
 
 if TYPE_CHECKING:
     from gateway.config_versions import ConfigVersions, Kind
@@ -40,14 +39,9 @@ def _subject(kind: str, tenant: str | None) -> tuple[Kind, str]:
 
 
 def _versions(ctx: click.Context) -> ConfigVersions:
-    from gateway.audit import AuditLog  # noqa: PLC0415
-    from gateway.checkpoints import Checkpointer  # noqa: PLC0415
     from gateway.config_versions import ConfigVersions  # noqa: PLC0415
-    from gateway.db import open_engine  # noqa: PLC0415
 
-    settings = settings_of(ctx)
-    engine = open_engine(settings.sqlalchemy_url)
-    return ConfigVersions(engine, AuditLog(engine, checkpoints=call(lambda: Checkpointer.in_dir(settings.data_dir))))
+    return ConfigVersions(*audited_engine(ctx))
 
 
 @config.command("history")
@@ -100,7 +94,7 @@ def config_diff(ctx: click.Context, old: int, new: int | None) -> None:
 @click.argument("kind", type=click.Choice(["routes", "policy"]))
 @click.argument("args", nargs=-1, required=True)
 @click.option("--reason", required=True, help="Why: kept with the version and in the audit log.")
-@click.option("--author", default=None, help="Who (default: the OS user).")
+@click.option("--author", "who", default=None, help="Who (default: the OS user).")
 @click.option("--dry-run", is_flag=True, help="Validate and show what would change; record nothing.")
 @click.option("--force", is_flag=True, help="Apply a policy even if it does worse on the guardrail sets.")
 @click.option(
@@ -124,7 +118,7 @@ def config_apply(
     kind: str,
     args: tuple[str, ...],
     reason: str,
-    author: str | None,
+    who: str | None,
     dry_run: bool,
     force: bool,
     share: float | None,
@@ -165,7 +159,7 @@ def config_apply(
                 what,
                 subject,
                 body,
-                author=author or _who(),
+                author=author(who),
                 reason=reason,
                 share=share if share is not None else 1.0,
                 tenants=tuple(split_csv(tenants)),
@@ -179,7 +173,7 @@ def config_apply(
             f"version {rollout.baseline}; `netops config promote` or `netops config rollback` ends it"
         )
         return
-    version = call(lambda: versions.record(what, subject, body, author=author or _who(), reason=reason))
+    version = call(lambda: versions.record(what, subject, body, author=author(who), reason=reason))
     click.echo(
         f"version {version.id} in force ({version.digest[:12]}); gateways pick it up within "
         f"{settings.config_refresh_s:g} s"
@@ -190,12 +184,12 @@ def config_apply(
 @click.argument("kind", type=click.Choice(["routes", "policy"]))
 @click.argument("tenant", required=False)
 @click.option("--reason", required=True)
-@click.option("--author", default=None)
+@click.option("--author", "who", default=None)
 @click.pass_context
-def config_promote(ctx: click.Context, kind: str, tenant: str | None, reason: str, author: str | None) -> None:
+def config_promote(ctx: click.Context, kind: str, tenant: str | None, reason: str, who: str | None) -> None:
     """Put a running rollout's candidate in force for everyone."""
     what, subject = _subject(kind, tenant)
-    version = call(lambda: _versions(ctx).promote(what, subject, author=author or _who(), reason=reason))
+    version = call(lambda: _versions(ctx).promote(what, subject, author=author(who), reason=reason))
     click.echo(f"version {version.id} in force")
 
 
@@ -228,14 +222,14 @@ def config_status(ctx: click.Context, as_json: bool) -> None:
 @click.argument("kind", type=click.Choice(["routes", "policy"]))
 @click.argument("tenant", required=False)
 @click.option("--reason", required=True)
-@click.option("--author", default=None)
+@click.option("--author", "who", default=None)
 @click.pass_context
-def config_rollback(ctx: click.Context, kind: str, tenant: str | None, reason: str, author: str | None) -> None:
+def config_rollback(ctx: click.Context, kind: str, tenant: str | None, reason: str, who: str | None) -> None:
     """Put the version before the one in force back in force (recorded as a new version); during a rollout,
     end the rollout (the version in force stays)."""
     what, subject = _subject(kind, tenant)
     versions = _versions(ctx)
-    version = call(lambda: versions.rollback(what, subject, author=author or _who(), reason=reason))
+    version = call(lambda: versions.rollback(what, subject, author=author(who), reason=reason))
     click.echo(f"version {version.id} in force ({version.reason})")
 
 
@@ -247,13 +241,6 @@ def _read(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         fail(f"{path}: not a mapping")
     return data
-
-
-def _who() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
 
 
 def _routes_in_force(ctx: click.Context, versions: ConfigVersions) -> RouteTable:

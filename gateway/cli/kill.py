@@ -3,51 +3,36 @@ state store within `config_refresh_s`."""
 
 from __future__ import annotations
 
-import getpass
 import json
 from typing import TYPE_CHECKING
 
 import click
 
-from gateway.cli.common import call, fail, settings_of
+from gateway.cli.common import audited_engine, author, call, fail, settings_of
 
 if TYPE_CHECKING:
     from gateway.kills import KillSwitches
 
 __all__ = ["kill", "revive"]
 
-_KINDS = click.Choice(["tool", "route", "deployment", "tenant"])
+_KINDS = click.Choice(["tool", "route", "deployment", "tenant", "prompt"])
 
 
 def _switches(ctx: click.Context) -> KillSwitches:
-    from gateway.audit import AuditLog  # noqa: PLC0415
-    from gateway.checkpoints import Checkpointer  # noqa: PLC0415
-    from gateway.db import open_engine  # noqa: PLC0415
     from gateway.kills import KillSwitches  # noqa: PLC0415
 
-    settings = settings_of(ctx)
-    engine = open_engine(settings.sqlalchemy_url)
-    return KillSwitches(engine, AuditLog(engine, checkpoints=call(lambda: Checkpointer.in_dir(settings.data_dir))))
-
-
-def _who(author: str | None) -> str:
-    if author:
-        return author
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
+    return KillSwitches(*audited_engine(ctx))
 
 
 @click.command()
 @click.argument("kind", type=_KINDS, required=False)
 @click.argument("name", required=False)
 @click.option("--reason", default=None, help="Why (kept with the switch, shown in every refusal, audited).")
-@click.option("--author", default=None, help="Who (default: the OS user).")
+@click.option("--author", "who", default=None, help="Who (default: the OS user).")
 @click.option("--list", "listing", is_flag=True, help="List the switches thrown.")
 @click.pass_context
 def kill(
-    ctx: click.Context, kind: str | None, name: str | None, reason: str | None, author: str | None, listing: bool
+    ctx: click.Context, kind: str | None, name: str | None, reason: str | None, who: str | None, listing: bool
 ) -> None:
     """Switch a tool, route, deployment (a drain) or tenant off, or --list the switches thrown."""
     from gateway.kills import Target  # noqa: PLC0415
@@ -57,8 +42,8 @@ def kill(
         click.echo(json.dumps([s.public() for s in switches.list()], indent=2))
         return
     if kind is None or name is None or not reason:
-        fail("usage: netops kill tool|route|deployment|tenant NAME --reason WHY  (or netops kill --list)")
-    switch = switches.throw(Target(kind), name, reason=reason, author=_who(author))
+        fail("usage: netops kill tool|route|deployment|tenant|prompt NAME --reason WHY  (or netops kill --list)")
+    switch = switches.throw(Target(kind), name, reason=reason, author=author(who))
     click.echo(f"{switch.detail()}; every gateway process holds it within {settings_of(ctx).config_refresh_s:g} s")
 
 
@@ -66,11 +51,11 @@ def kill(
 @click.argument("kind", type=_KINDS)
 @click.argument("name")
 @click.option("--reason", default="", help="Why it may serve again.")
-@click.option("--author", default=None)
+@click.option("--author", "who", default=None)
 @click.pass_context
-def revive(ctx: click.Context, kind: str, name: str, reason: str, author: str | None) -> None:
+def revive(ctx: click.Context, kind: str, name: str, reason: str, who: str | None) -> None:
     """Revive a switched-off tool, route, deployment or tenant."""
     from gateway.kills import Target  # noqa: PLC0415
 
-    call(lambda: _switches(ctx).revive(Target(kind), name, author=_who(author), reason=reason))
+    call(lambda: _switches(ctx).revive(Target(kind), name, author=author(who), reason=reason))
     click.echo(f"{kind} {name!r} serves again")

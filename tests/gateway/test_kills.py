@@ -1,6 +1,7 @@
 """Kill switches against the real gateway and model: thrown from another process (the CLI) and held within about
 a second, audited, revived; a drained deployment finishes its stream in flight while new requests go to the
-route's other deployment; routes and tenants refused with 503 `killed`; the admin API is operator-only."""
+route's other deployment; routes and tenants refused with 503 `killed`; a switched-off prompt version hands its
+conversations to the version in force; the admin API is operator-only."""
 
 from __future__ import annotations
 
@@ -13,10 +14,12 @@ from typing import Any
 import httpx
 import pytest
 
+from gateway.settings import PromptSettings
 from routing.table import Deployment, Route
 from tests.conftest import ModelEndpoint, TenantGateway, one_tenant_gateway
 from tests.gateway.test_audit import netops
 from tests.gateway.test_errors import netops_field
+from tests.gateway.test_prompt_canary import _ask, _candidate, _netops
 
 
 @pytest.fixture
@@ -128,3 +131,19 @@ def test_routes_and_tenants_are_refused_and_only_operators_may_switch(gw: Tenant
     assert chat(gw).status_code == 200
     bad = httpx.post(f"{gw.url}/v1/kill", json={"kind": "printer", "name": "x", "reason": "r"}, headers=ops)
     assert bad.status_code == 422 and bad.json()["code"] == "invalid_request"
+
+
+def test_a_switched_off_prompt_version_answers_nothing(model: ModelEndpoint, tmp_path: Path) -> None:
+    fresh = PromptSettings(rollout_refresh_s=0)
+    with one_tenant_gateway(tmp_path / "data", model.url, prompts=fresh) as tg:
+        data = tg.svc.settings.data_dir
+        candidate = _netops(data, "add", str(_candidate(tmp_path, "Answer in one short sentence."))).strip()
+        baseline = tg.svc.rollouts.in_force("t")
+        _netops(data, "canary", candidate, "--tenant", "t", "--share", "1.0")
+        assert netops_field(_ask(tg, "bgp down on r1", "c1"))["prompts"] == candidate
+        assert netops(data, "kill", "prompt", candidate, "--reason", "echoes its instructions").returncode == 0
+        until(lambda: netops_field(_ask(tg, "bgp down on r1", "c1"))["prompts"] == baseline, timeout=5)
+        netops(data, "kill", "prompt", baseline, "--reason", "both off")
+        until(lambda: _ask(tg, "bgp down on r1", "c1").status_code == 503, timeout=5)
+        refused = _ask(tg, "bgp down on r1", "c2").json()
+        assert refused["code"] == "killed" and "both off" in refused["detail"]
