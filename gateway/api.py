@@ -156,6 +156,7 @@ async def search(request: Request, who: Caller) -> dict[str, Any]:
         results=len(excerpts),
         index_version=excerpts[0][0].index_version if excerpts else "",
         verdicts=turn.trail.summaries(),
+        cached_steps=turn.cached_steps,
     )
     return {"results": [{**hit.citation(), "text": text} for hit, text in excerpts], "warnings": turn.trail.warnings}
 

@@ -78,6 +78,7 @@ class ChatCompleted(AuditEvent):
     prompts: str = ""  # the prompt templates' version (gateway.prompting)
     cache: dict[str, object] | None = None  # a response cache hit: {kind, age_s, source_request_id, saved_usd}
     timings_ms: dict[str, float] = field(default_factory=dict)  # model, retrieval, tools, gateway, total
+    cached_steps: dict[str, float] = field(default_factory=dict)  # e.g. {"retrieval": 4.2}: served by a cache, age s
 
 
 @dataclass(frozen=True, kw_only=True)

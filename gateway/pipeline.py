@@ -406,6 +406,7 @@ def _completed(turn: Turn, answer: _Answer, cost: float, evidence: Evidence) -> 
         prompts=turn.prompts.version,
         checks=[r.summary() for r, _ in evidence.ran],
         timings_ms=turn.timed(),
+        cached_steps=turn.cached_steps,
     )
 
 

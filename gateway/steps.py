@@ -76,6 +76,7 @@ async def _search(turn: Turn, query: str, top_k: int) -> list[Hit]:
     key = cache_key(who.tenant, "retrieval", {"v": version, "c": who.clearance, "k": top_k, "q": query})
     hit = svc.caches.retrieval.get(key)
     if hit is not None:
+        turn.cached_steps["retrieval"] = round(hit.age_s, 1)
         return list(hit.value)
     hits = await asyncio.to_thread(search)
     if version and all(h.index_version == version for h in hits):  # not across a promote that raced the search

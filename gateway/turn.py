@@ -135,6 +135,7 @@ class Turn:
         self.unsupported = 0  # unsupported-claim flags on the answer (counted per prompt version)
         self._index_version: str | None = None
         self.timings = Timings()
+        self.cached_steps: dict[str, float] = {}  # steps answered from a cache, by age (s): the audit trace of hits
         self.conversation = ""  # what keeps a conversation on one arm of a rollout (`choose_prompts` sets it)
         self.arms: list[tuple[ConfigRollout, str]] = []  # config rollouts this request took part in, and its arm
         self._guards: TenantGuards | None = None

@@ -147,6 +147,9 @@ def test_retrieval_is_cached_per_index_version(gw: TenantGateway) -> None:
     first = httpx.post(url, json=query, headers=headers, timeout=30).json()["results"]
     second = httpx.post(url, json=query, headers=headers, timeout=30).json()["results"]
     assert first == second and (lookups("netops_cache_lookups_total", hit) or 0) == before + 1
+    searches = [r["payload"] for r in gw.svc.audit.records(limit=20) if r["kind"] == "request.completed"]
+    assert "retrieval" in searches[0]["detail"]["cached_steps"]  # the hit is in the audit trail
+    assert searches[1]["detail"]["cached_steps"] == {}
     extra = gw.svc.settings.retrieval.sources[0] / f"ospf-{uuid.uuid4().hex[:6]}.md"
     extra.write_text("# OSPF adjacency stuck\n\nCompare hello and dead timers on both ends.\n")
     build_index(gw.svc, lambda _: None)  # a new live version: nothing of the old one is served
