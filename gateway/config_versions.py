@@ -1,38 +1,29 @@
-"""Routes (with their deployments) and guardrail policies as versioned configuration, applied without a restart.
+"""Routes (with their deployments) and guardrail policies as versioned configuration: the versions, what is in
+force, and gradual rollouts, in the state store.
 
     versions = ConfigVersions(engine, audit)
-    candidate = validate_routes(body, settings)                 # RouteTable, or InvalidRequest naming the problem
     versions.record(Kind.ROUTES, "", body, author="ana", reason="add gpu-b")   # a new version, now in force
     versions.rollback(Kind.ROUTES, "", author="ana", reason="gpu-b flaps")     # the one before, as a new version
-    live.maybe_refresh()                                        # each gateway process: swap in what is in force
+    versions.start_rollout(Kind.POLICY, "acme", body, author="ana", reason="...", share=0.2)
 
 A version is a row of `config_versions` (append-only: id, kind, subject, digest, canonical JSON body, author,
 reason, time, parent); `config_active` names the version in force per (kind, subject) and every change is
-audited (`config.changed`). The settings file stays the start: on first start its routes and policies are
-recorded as version 1 (author `settings`), and a version in the database wins over the file from then on.
+audited (`config.changed`). The settings file stays the start: the first change records what it had in force as
+version 1 (author `settings`), and a version in the database wins over the file from then on. A rollout
+(`config_rollouts`) serves a candidate to a share of conversations (or some tenants) beside the version in force,
+counted per arm (`config_counters`) and ended automatically by the prompt canaries' rule (`gateway.rollout.judge`).
 
-- Routes: the body is `{deployments: [...], routes: [...]}` as in `netops.yaml`, validated by building the
-  route table (unknown deployments or fallbacks, missing capabilities). Secrets are not versioned: a deployment's
-  `api_key` comes from the settings' deployment of the same name.
-- Policies: a tenant's (or `default`'s) policy file as JSON, validated by building its chains, then judged on
-  the shipped guardrail sets against the policy in force (`judge_policy`): fewer attacks blocked, more benign
-  texts blocked or a secret line no longer redacted refuses it unless forced.
-- Runtime: `LiveConfig` polls `config_active` at most every `refresh_s` (one indexed query) and swaps the
-  router's table (`Router.use`) or the tenant's guards in place; requests in flight finish on what they started
-  with. A dry run (`netops config apply --dry-run`) shows which recent requests would route differently
-  (re-planned from their audit records) or which guardrail set items would be judged differently (request
-  texts are never kept, so the sets stand in for them).
+What a body may hold and how it is judged before it is recorded: `gateway.config_checks`. How every gateway
+process picks versions, rollouts and kill switches up at runtime: `gateway.config_live`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import difflib
 import enum
 import hashlib
 import json
-import logging
 import threading
 import time
 import uuid
@@ -40,43 +31,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import ValidationError
 from sqlalchemy import Engine, and_, insert, select, update
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError
 
 from gateway.audit import AuditLog
-from gateway.db import AUDIT, CONFIG_ACTIVE, CONFIG_COUNTERS, CONFIG_ROLLOUTS, CONFIG_VERSIONS
-from gateway.errors import Conflict, GatewayError, InvalidRequest, NotFound
+from gateway.db import CONFIG_ACTIVE, CONFIG_COUNTERS, CONFIG_ROLLOUTS, CONFIG_VERSIONS
+from gateway.errors import Conflict, InvalidRequest, NotFound
 from gateway.events import ANONYMOUS, ConfigChanged
-from gateway.kills import Kills, KillSwitches
 from gateway.rollout import Counters, bucket, judge
-from gateway.settings import Settings
-from guardrails import Blocked, Guards, PolicyError, PolicyFile, ScanContext, SizeLimit, Stage, TenantGuards, Vault
-from guardrails.policy import build_tenant_guards
-from routing import ModelRequest, Route, Router, RouteTable
-from routing.classify import RequestClass
-from routing.errors import RoutingError
-from routing.table import Deployment
 
-__all__ = [
-    "ConfigRollout",
-    "ConfigVersions",
-    "Kind",
-    "LiveConfig",
-    "PolicyJudgement",
-    "Version",
-    "diff",
-    "guards_with",
-    "judge_policy",
-    "plan_changes",
-    "policy_body",
-    "routes_body",
-    "validate_policy",
-    "validate_routes",
-]
-
-
-log = logging.getLogger("netops.config")
+__all__ = ["ConfigRollout", "ConfigVersions", "Kind", "Version", "diff"]
 
 
 class Kind(enum.StrEnum):
@@ -474,257 +438,3 @@ def diff(old: Version, new: Version) -> str:
     """A unified diff of two versions' bodies."""
     lines = difflib.unified_diff(old.text(), new.text(), f"version {old.id}", f"version {new.id}", lineterm="")
     return "\n".join(lines)
-
-
-# -- routes -------------------------------------------------------------------------------------------------
-
-
-def routes_body(deployments: list[Deployment], routes: list[Route]) -> dict[str, Any]:
-    """The versioned form of a route table: no secrets (API keys stay in the settings)."""
-    return {
-        "deployments": [d.model_dump(mode="json", exclude={"api_key"}) for d in deployments],
-        "routes": [r.model_dump(mode="json") for r in routes],
-    }
-
-
-def validate_routes(body: dict[str, Any], settings: Settings) -> RouteTable:
-    """The route table of a body, with the settings' API keys; `InvalidRequest` names what is wrong."""
-    if not isinstance(body, dict) or set(body) - {"deployments", "routes"}:
-        raise InvalidRequest("a routes version is a mapping with `deployments` and `routes` only")
-    keys = {d.name: d.api_key for d in settings.deployments}
-    try:
-        deployments = [
-            Deployment.model_validate({**d, **({"api_key": keys[d["name"]]} if d.get("name") in keys else {})})
-            for d in body.get("deployments") or []
-        ]
-        routes = [Route.model_validate(r) for r in body.get("routes") or []]
-        if not deployments or not routes:
-            raise InvalidRequest("a routes version needs at least one deployment and one route")
-        return RouteTable(deployments, routes)
-    except ValidationError as exc:
-        raise _invalid("routes version", exc) from None
-    except (ValueError, TypeError) as exc:
-        raise InvalidRequest(f"invalid routes version: {exc}") from None
-
-
-def _invalid(what: str, exc: ValidationError) -> InvalidRequest:
-    """The first validation problem, named by where it is."""
-    first = exc.errors()[0]
-    where = ".".join(str(p) for p in first["loc"]) or "(top level)"
-    return InvalidRequest(f"invalid {what} at {where}: {first['msg']}")
-
-
-def plan_changes(engine: Engine, old: RouteTable, new: RouteTable, *, last: int = 200) -> list[dict[str, object]]:
-    """The recent answered requests (from their audit records) whose first choice of deployment differs under
-    `new`: each re-planned under both tables with the same (neutral) live signals."""
-    query = select(AUDIT.c.request_id, AUDIT.c.payload).where(AUDIT.c.kind == "chat.completed")
-    with engine.connect() as conn:
-        rows = list(conn.execute(query.order_by(AUDIT.c.seq.desc()).limit(last)))
-    before, after = Router(old, _NoBackend()), Router(new, _NoBackend())
-    changed = []
-    for request_id, raw in rows:
-        record = json.loads(raw)
-        routing = record.get("routing") or {}
-        klass = RequestClass(
-            "hard" if routing.get("class") == "hard" else "easy", bool(routing.get("sensitive")), ("from audit",)
-        )
-        size = int(record.get("prompt_tokens") or 0)
-        request = ModelRequest([{"role": "user", "content": "x " * size}], 1, None)
-        was, will = _first(before, record["route"], request, klass), _first(after, record["route"], request, klass)
-        if was != will:
-            changed.append({"request_id": request_id, "route": record["route"], "before": was, "after": will})
-    return changed
-
-
-def _first(router: Router, route_name: str, request: ModelRequest, klass: RequestClass) -> str:
-    try:
-        route = router.table.route(route_name)
-    except RoutingError:
-        return "(no such route)"
-    order = router.plan(route, request, klass).order
-    return order[0] if order else "(no eligible deployment)"
-
-
-class _NoBackend:
-    """Planning only: nothing is ever sent."""
-
-    def stream(self, deployment: Deployment, request: ModelRequest) -> Any:
-        raise RuntimeError("a dry run sends nothing")
-
-
-# -- policies -----------------------------------------------------------------------------------------------
-
-
-def policy_body(policy: PolicyFile) -> dict[str, Any]:
-    return policy.model_dump(mode="json")
-
-
-def validate_policy(subject: str, body: dict[str, Any], settings: Settings) -> TenantGuards:
-    """A policy's chains, built (unknown scanners, options and thresholds fail here)."""
-    g = settings.guardrails
-    try:
-        policy = PolicyFile.model_validate(body)
-        return build_tenant_guards(subject, policy, size_limit=SizeLimit(g.max_input_chars, g.max_input_tokens))
-    except ValidationError as exc:
-        raise _invalid("policy", exc) from None
-    except PolicyError as exc:
-        raise InvalidRequest(f"invalid policy: {exc.detail}") from None
-
-
-@dataclass(frozen=True, slots=True)
-class PolicyJudgement:
-    """A candidate policy against the one in force, on the shipped guardrail sets."""
-
-    attacks: int
-    benign: int
-    secret_lines: int
-    blocked: tuple[int, int]  # attacks blocked: (in force, candidate)
-    false_blocks: tuple[int, int]  # benign texts blocked
-    redacted: tuple[int, int]  # secret lines whose value was replaced
-    newly_allowed: tuple[str, ...]  # attacks the candidate lets through, first few
-    newly_blocked: tuple[str, ...]
-    newly_leaked: tuple[str, ...]
-
-    @property
-    def regressed(self) -> bool:
-        return (
-            self.blocked[1] < self.blocked[0]
-            or self.false_blocks[1] > self.false_blocks[0]
-            or self.redacted[1] < self.redacted[0]
-        )
-
-    def lines(self) -> list[str]:
-        return [
-            f"attacks blocked {self.blocked[0]} -> {self.blocked[1]} of {self.attacks}",
-            f"benign texts blocked {self.false_blocks[0]} -> {self.false_blocks[1]} of {self.benign}",
-            f"secret lines redacted {self.redacted[0]} -> {self.redacted[1]} of {self.secret_lines}",
-            *(f"  newly allowed: {t[:100]}" for t in self.newly_allowed),
-            *(f"  newly blocked: {t[:100]}" for t in self.newly_blocked),
-            *(f"  newly leaked: {t[:100]}" for t in self.newly_leaked),
-        ]
-
-
-def judge_policy(current: TenantGuards, candidate: TenantGuards) -> PolicyJudgement:
-    """Run both input chains over the shipped injection, benign and secret-line sets."""
-    from evals.guardrails_data import load_lines, load_secret_lines  # noqa: PLC0415 - only when judging
-
-    attacks = [t.text for t in load_lines("injection_eval.txt", attack=True)]
-    benign = [t.text for t in load_lines("noc_benign_eval.txt", attack=False)]
-    secrets = [(s.text, s.secrets) for s in load_secret_lines() if s.secrets]
-
-    def guarded(guards: TenantGuards, text: str) -> str | None:
-        """The guarded text, or None when the chain blocks it."""
-        try:
-            return guards.input.run(text, ScanContext("config-judge", Stage.INPUT, Vault())).text
-        except Blocked:
-            return None
-
-    def blocks(guards: TenantGuards, text: str) -> bool:
-        return guarded(guards, text) is None
-
-    def redacts(guards: TenantGuards, text: str, values: tuple[str, ...]) -> bool:
-        out = guarded(guards, text)
-        return out is None or not any(v in out for v in values)
-
-    a = [(blocks(current, t), blocks(candidate, t)) for t in attacks]
-    b = [(blocks(current, t), blocks(candidate, t)) for t in benign]
-    s = [(redacts(current, t, v), redacts(candidate, t, v)) for t, v in secrets]
-    return PolicyJudgement(
-        len(attacks),
-        len(benign),
-        len(secrets),
-        (sum(x for x, _ in a), sum(y for _, y in a)),
-        (sum(x for x, _ in b), sum(y for _, y in b)),
-        (sum(x for x, _ in s), sum(y for _, y in s)),
-        tuple(t for t, (x, y) in zip(attacks, a, strict=True) if x and not y)[:5],
-        tuple(t for t, (x, y) in zip(benign, b, strict=True) if y and not x)[:5],
-        tuple(t for (t, _), (x, y) in zip(secrets, s, strict=True) if x and not y)[:5],
-    )
-
-
-# -- runtime ------------------------------------------------------------------------------------------------
-
-
-class LiveConfig:
-    """Keeps one gateway process on the versions in force and the running rollouts' candidates (polled at most
-    every `refresh_s`)."""
-
-    def __init__(self, versions: ConfigVersions, *, refresh_s: float) -> None:
-        self.versions = versions
-        self.refresh_s = refresh_s
-        self.applied: dict[tuple[str, str], int] = {}
-        self.rollouts: dict[tuple[str, str], tuple[ConfigRollout, object]] = {}  # (kind, subject) -> candidate
-        self._due = 0.0
-        self._lock = asyncio.Lock()
-        self._build: dict[Kind, Callable[[str, dict[str, Any]], object]] = {}
-        self._use: dict[Kind, Callable[[str, Any], None]] = {}
-        self.kills = Kills()  # the kill switches thrown, read with every poll (gateway.kills)
-        self._switches: KillSwitches | None = None
-        self._on_kills: Callable[[Kills], None] = lambda _: None
-
-    def watch(self, switches: KillSwitches, on_kills: Callable[[Kills], None]) -> None:
-        """Read the kill switches with every poll; `on_kills` hears each new reading."""
-        self._switches, self._on_kills = switches, on_kills
-
-    def on(self, kind: Kind, build: Callable[[str, dict[str, Any]], object], use: Callable[[str, Any], None]) -> None:
-        """How a version of `kind` is built from its body (`build(subject, body)`, also for a rollout's candidate)
-        and put in force in this process (`use(subject, built)`)."""
-        self._build[kind], self._use[kind] = build, use
-
-    async def maybe_refresh(self) -> None:
-        """Poll when due (off the event loop); a failed poll keeps what is in force and tries again later."""
-        if time.monotonic() < self._due or self._lock.locked():
-            return
-        async with self._lock:
-            self._due = time.monotonic() + self.refresh_s
-            try:
-                await asyncio.to_thread(self.refresh)
-            except SQLAlchemyError as exc:  # the store is down: keep serving what is in force
-                log.warning("config poll failed (%s); keeping the versions in force", type(exc).__name__)
-
-    def refresh(self) -> None:
-        """Apply every version in force that this process does not run yet; load new rollouts' candidates."""
-        for (kind, subject), version_id in sorted(self.versions.active_ids().items()):
-            if self.applied.get((kind, subject)) == version_id:
-                continue
-            built = self._built(Kind(kind), subject, version_id)
-            if built is not None:
-                self._use[Kind(kind)](subject, built)
-            self.applied[(kind, subject)] = version_id
-        running: dict[tuple[str, str], tuple[ConfigRollout, object]] = {}
-        for rollout in self.versions.rollouts():
-            key = (rollout.kind.value, rollout.subject)
-            known = self.rollouts.get(key)
-            if known is not None and known[0].id == rollout.id:
-                running[key] = known
-                continue
-            built = self._built(rollout.kind, rollout.subject, rollout.candidate)
-            if built is not None:
-                running[key] = (rollout, built)
-        self.rollouts = running
-        if self._switches is not None:
-            self.kills = Kills.of(self._switches.list())
-            self._on_kills(self.kills)
-
-    def _built(self, kind: Kind, subject: str, version_id: int) -> object | None:
-        build = self._build.get(kind)
-        if build is None:
-            return None
-        try:
-            return build(subject, self.versions.get(version_id).body)
-        except GatewayError as exc:  # validated when recorded; the settings changed since (a missing key)
-            log.error("config version %s (%s %s) not applied: %s", version_id, kind.value, subject, exc.detail)
-            return None
-
-    def candidate(self, kind: Kind, subject: str, tenant: str, conversation: str) -> tuple[ConfigRollout, Any, bool]:
-        """For a rollout of (kind, subject): the rollout, its built candidate, and whether it serves this
-        conversation; raises KeyError when none runs."""
-        rollout, built = self.rollouts[(kind.value, subject)]
-        return rollout, built, rollout.serves(tenant, conversation)
-
-
-def guards_with(guards: Guards, subject: str, tenant: TenantGuards) -> Guards:
-    """`guards` with one tenant's (or the default's) chains replaced."""
-    if subject == "default":
-        return Guards(default=tenant, tenants=dict(guards.tenants))
-    return Guards(default=guards.default, tenants={**guards.tenants, subject: tenant})

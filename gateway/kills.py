@@ -6,7 +6,7 @@
     POST /v1/kill {"kind": "route", "name": "netops-strong", "reason": "..."}   (platform operator keys)
 
 A switch is a row of `kill_switches` (who, why, when); throwing and reviving are audited (`kill.thrown`,
-`kill.revived`). Every process reads them with its configuration poll (`gateway.config_versions.LiveConfig`,
+`kill.revived`). Every process reads them with its configuration poll (`gateway.config_live.LiveConfig`,
 at most every `config_refresh_s`, 1 s by default), so a switch holds everywhere within about a second.
 
 What a switch does:

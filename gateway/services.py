@@ -18,7 +18,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from gateway.audit import AuditLog
 from gateway.cache import Caches
 from gateway.checkpoints import Checkpointer
-from gateway.config_versions import ConfigVersions, Kind, LiveConfig, guards_with, validate_policy, validate_routes
+from gateway.config_checks import validate_policy, validate_routes
+from gateway.config_live import LiveConfig, guards_with
+from gateway.config_versions import ConfigVersions, Kind
 from gateway.db import open_engine
 from gateway.kills import KillSwitches, Target
 from gateway.metrics import Metrics

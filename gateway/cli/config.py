@@ -129,7 +129,7 @@ def config_apply(
     """`apply routes FILE` (deployments and routes, as in netops.yaml) or `apply policy TENANT FILE` (a policy
     file): validated, judged, recorded as a version and put in force, or with --share rolled out gradually (then
     `netops config promote` or `rollback`), or only shown with --dry-run."""
-    from gateway.config_versions import plan_changes, validate_policy, validate_routes  # noqa: PLC0415
+    from gateway.config_checks import plan_changes, validate_policy, validate_routes  # noqa: PLC0415
 
     settings = settings_of(ctx)
     if (kind == "routes") != (len(args) == 1) or len(args) > 2:
@@ -244,7 +244,8 @@ def _read(path: Path) -> dict[str, Any]:
 
 
 def _routes_in_force(ctx: click.Context, versions: ConfigVersions) -> RouteTable:
-    from gateway.config_versions import Kind, validate_routes  # noqa: PLC0415
+    from gateway.config_checks import validate_routes  # noqa: PLC0415
+    from gateway.config_versions import Kind  # noqa: PLC0415
     from routing import RouteTable  # noqa: PLC0415
 
     settings = settings_of(ctx)
@@ -255,7 +256,8 @@ def _routes_in_force(ctx: click.Context, versions: ConfigVersions) -> RouteTable
 
 
 def _policy_in_force(ctx: click.Context, versions: ConfigVersions, subject: str) -> TenantGuards:
-    from gateway.config_versions import Kind, validate_policy  # noqa: PLC0415
+    from gateway.config_checks import validate_policy  # noqa: PLC0415
+    from gateway.config_versions import Kind  # noqa: PLC0415
     from gateway.services import build_guards  # noqa: PLC0415
 
     settings = settings_of(ctx)
@@ -267,7 +269,7 @@ def _policy_in_force(ctx: click.Context, versions: ConfigVersions, subject: str)
 
 
 def _judge(current: TenantGuards, candidate: TenantGuards, *, force: bool) -> None:
-    from gateway.config_versions import judge_policy  # noqa: PLC0415
+    from gateway.config_checks import judge_policy  # noqa: PLC0415
 
     judgement = judge_policy(current, candidate)
     click.echo("on the guardrail sets, in force -> candidate:")
@@ -279,7 +281,8 @@ def _judge(current: TenantGuards, candidate: TenantGuards, *, force: bool) -> No
 
 def _baseline(ctx: click.Context, versions: ConfigVersions, kind: Kind, subject: str) -> None:
     """Record what the settings put in force as version 1 before the first change (so rollback has a target)."""
-    from gateway.config_versions import Kind, policy_body, routes_body  # noqa: PLC0415
+    from gateway.config_checks import policy_body, routes_body  # noqa: PLC0415
+    from gateway.config_versions import Kind  # noqa: PLC0415
     from guardrails import GuardrailError, read_policy  # noqa: PLC0415
 
     settings = settings_of(ctx)
