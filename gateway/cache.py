@@ -133,9 +133,7 @@ class Caches:
     answers: TTLCache[CachedAnswer]
     tools: TTLCache[tuple[str, float]]  # (output, duration_ms)
     retrieval: TTLCache[list[Any]]  # retrieval.Hit list
-    saved: Any  # the metric of cost saved by hits, per tenant
-    lookups: Any  # the lookup counter (the semantic cache counts here too)
-    stores: Any  # the store counter (likewise)
+    metrics: Metrics  # lookups, stores and savings are counted here
 
     @classmethod
     def build(cls, settings: CacheSettings, metrics: Metrics) -> Caches:
@@ -144,16 +142,18 @@ class Caches:
             TTLCache("response", metrics, ttl_s=settings.response_ttl_s, max_entries=settings.response_entries),
             TTLCache("tool", metrics, ttl_s=settings.tool_ttl_s, max_entries=settings.tool_entries),
             TTLCache("retrieval", metrics, ttl_s=settings.retrieval_ttl_s, max_entries=settings.retrieval_entries),
-            metrics.cache_saved,
-            metrics.cache_lookups,
-            metrics.cache_stores,
+            metrics,
         )
 
     def semantic_lookup(self, *, hit: bool) -> None:
-        self.lookups.labels("semantic", "hit" if hit else "miss").inc()
+        self.metrics.cache_lookups.labels("semantic", "hit" if hit else "miss").inc()
+
+    def saved(self, tenant: str, usd: float) -> None:
+        """Count what a response cache hit saved."""
+        self.metrics.cache_saved.labels(tenant).inc(usd)
 
     def semantic_stored(self) -> None:
-        self.stores.labels("semantic").inc()
+        self.metrics.cache_stores.labels("semantic").inc()
 
     def enabled_for(self, tenant: str) -> bool:
         return self.settings.enabled and tenant not in self.settings.bypass_tenants

@@ -188,19 +188,17 @@ class ConfigVersions:
         version = Version(int(new_id), kind, subject, digest, body, author, reason, now, parent)
         if not activate:
             return version
-        event = ConfigChanged(
-            tenant=subject if kind is Kind.POLICY and subject != "default" else ANONYMOUS,
-            request_id=f"config-{new_id}",
-            config=kind.value,
-            subject=subject,
-            version=version.id,
-            previous=active.id if active else None,
-            digest=digest,
+        self._announce(
+            kind,
+            subject,
+            f"config-{new_id}",
+            version.id,
+            active.id if active else None,
+            digest,
             author=author,
             reason=reason,
             change=change,
         )
-        self._audit.append(event)
         return version
 
     def rollback(self, kind: Kind, subject: str, *, author: str, reason: str) -> Version:
@@ -352,20 +350,49 @@ class ConfigVersions:
     def _changed(
         self, rollout: ConfigRollout, version: int, previous: int, author: str, reason: str, change: str
     ) -> None:
-        event = ConfigChanged(
-            tenant=rollout.subject if rollout.kind is Kind.POLICY and rollout.subject != "default" else ANONYMOUS,
-            request_id=f"config-rollout-{rollout.id}",
-            config=rollout.kind.value,
-            subject=rollout.subject,
-            version=version,
-            previous=previous,
-            digest=self.get(version).digest,
+        self._announce(
+            rollout.kind,
+            rollout.subject,
+            f"config-rollout-{rollout.id}",
+            version,
+            previous,
+            self.get(version).digest,
             author=author,
             reason=reason,
             change=change,
             rollout={"id": rollout.id, "share": rollout.share, "tenants": list(rollout.tenants)},
         )
-        self._audit.append(event)
+
+    def _announce(
+        self,
+        kind: Kind,
+        subject: str,
+        request_id: str,
+        version: int,
+        previous: int | None,
+        digest: str,
+        *,
+        author: str,
+        reason: str,
+        change: str,
+        rollout: dict[str, object] | None = None,
+    ) -> None:
+        """The one `config.changed` record of a change (a policy's under its tenant, the rest under "-")."""
+        self._audit.append(
+            ConfigChanged(
+                tenant=subject if kind is Kind.POLICY and subject != "default" else ANONYMOUS,
+                request_id=request_id,
+                config=kind.value,
+                subject=subject,
+                version=version,
+                previous=previous,
+                digest=digest,
+                author=author,
+                reason=reason,
+                change=change,
+                rollout=rollout,
+            )
+        )
 
 
 def _no_rollout(kind: Kind, subject: str) -> str:

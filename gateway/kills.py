@@ -131,17 +131,7 @@ class KillSwitches:
         )
         with self.engine.begin() as conn:
             conn.execute(upsert)
-        tenant = name if kind is Target.TENANT else ANONYMOUS
-        self._audit.append(
-            KillThrown(
-                tenant=tenant,
-                request_id=f"kill-{int(switch.at * 1000)}",
-                target=kind.value,
-                name=name,
-                reason=reason,
-                author=switch.author,
-            )
-        )
+        self._announce(KillThrown, kind, name, reason=reason, author=switch.author, at=switch.at)
         return switch
 
     def revive(self, kind: Target, name: str, *, author: str, reason: str = "") -> None:
@@ -151,14 +141,20 @@ class KillSwitches:
             ).rowcount
         if gone != 1:
             raise NotFound(f"no {kind.value} {name!r} is switched off")
-        tenant = name if kind is Target.TENANT else ANONYMOUS
+        self._announce(KillRevived, kind, name, reason=reason, author=author[:128], at=time.time())
+
+    def _announce(
+        self, event: type[KillThrown | KillRevived], kind: Target, name: str, *, reason: str, author: str, at: float
+    ) -> None:
+        """The audit record of a switch thrown or revived (a tenant's under that tenant)."""
+        prefix = "kill" if event is KillThrown else "revive"
         self._audit.append(
-            KillRevived(
-                tenant=tenant,
-                request_id=f"revive-{int(time.time() * 1000)}",
+            event(
+                tenant=name if kind is Target.TENANT else ANONYMOUS,
+                request_id=f"{prefix}-{int(at * 1000)}",
                 target=kind.value,
                 name=name,
                 reason=reason,
-                author=author[:128],
+                author=author,
             )
         )

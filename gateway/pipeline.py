@@ -245,7 +245,7 @@ async def _replay(
         "source_request_id": cached.request_id,
         "saved_usd": round(cached.cost_usd, 8),
     }
-    turn.svc.caches.saved.labels(turn.tenant).inc(cached.cost_usd)
+    turn.svc.caches.saved(turn.tenant, cached.cost_usd)
     report = cached.report
     await turn.complete(
         ChatCompleted(
