@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response, Streami
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
+from gateway.db import health_of
 from gateway.deps import Caller, bearer_key, principal, read_body, services, turn_of
 from gateway.errors import Forbidden
 from gateway.openapi import body, responses
@@ -41,6 +42,7 @@ from gateway.steps import retrieve
 from gateway.tenants import Role
 from gateway.turn import Turn
 from guardrails import GuardrailError, ScanContext, Stage
+from routing.fallback_limits import FallbackLimits
 
 __all__ = ["router"]
 
@@ -192,18 +194,21 @@ async def readyz(request: Request) -> JSONResponse:
 
     `ready` (200): everything up. `degraded` (200): some deployment is down, but every route still has one
     that answers (its own or a fallback's), so a load balancer keeps this replica; `degraded_routes` names the
-    routes with a deployment down. `not_ready` (503): the store or index is down, or some route has no
-    deployment left; `routes` names which."""
+    routes with a deployment down; or Redis is down and this process keeps a local share of each limit
+    (`checks.limits`); or the state store is down for less than `snapshot_max_age_s`, and this
+    replica serves known keys from its snapshot and spools audit records (`checks.store`: `down_for_s`,
+    `spooled`). `not_ready` (503): the store has been down longer, or the index is down, or some route has no
+    deployment left; `routes` names which. A probe that finds the store back appends the spooled records."""
     svc = services(request)
     checks: dict[str, dict[str, Any]] = {}
     async with httpx.AsyncClient(timeout=2.0) as client:
         for dep in svc.router.table.deployments.values():
             checks[f"model:{dep.name}"] = await _probe_model(client, dep.base_url)
-    try:
-        await asyncio.to_thread(_ping_db, svc)
-        checks["store"] = {"ok": True, "dialect": svc.engine.dialect.name}
-    except Exception as exc:  # noqa: BLE001 - a readiness probe reports, never raises
-        checks["store"] = {"ok": False, "error": type(exc).__name__}
+    checks["store"] = await asyncio.to_thread(_store_check, svc)
+    limits = svc.metering.store
+    if isinstance(limits, FallbackLimits):  # Redis: while it is down, each process serves a local share
+        redis_down = await asyncio.to_thread(limits.check)
+        checks["limits"] = {"ok": not redis_down, "down_for_s": round(redis_down, 1), "local_share": limits.share}
     status = await asyncio.to_thread(svc.retriever.status)
     checks["index"] = {
         "ok": status.ready,
@@ -218,7 +223,11 @@ async def readyz(request: Request) -> JSONResponse:
         down = [d.name for d in table.candidates(route) if d.name not in up]
         served_by = "own" if set(up) & set(route.deployments) else "fallback" if up else "none"
         routes[name] = {"ok": bool(up), "up": up, "down": down, "degraded": bool(down), "served_by": served_by}
-    serving = checks["store"]["ok"] and checks["index"]["ok"] and all(r["ok"] for r in routes.values())
+    serving = (
+        (checks["store"]["ok"] or checks["store"]["snapshot"])
+        and checks["index"]["ok"]
+        and all(r["ok"] for r in routes.values())
+    )
     state = "ready" if all(c["ok"] for c in checks.values()) else "degraded" if serving else "not_ready"
     body = {
         "status": state,
@@ -239,9 +248,24 @@ async def _probe_model(client: httpx.AsyncClient, base_url: str | None) -> dict[
         return {"ok": False, "url": base_url, "error": type(exc).__name__}
 
 
-def _ping_db(svc: Services) -> None:
-    with svc.engine.connect() as conn:
-        conn.execute(text("SELECT 1"))
+def _store_check(svc: Services) -> dict[str, Any]:
+    """The store reachable (and the audit spool drained into the chain), or down: for how long, how many audit
+    records wait in the spool, and whether the snapshot is still young enough to serve from."""
+    spool = svc.audit.spool
+    try:
+        with svc.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        drained = svc.audit.drain_spool() if spool is not None and spool.pending(every_s=0) else 0
+    except Exception as exc:  # noqa: BLE001 - a readiness probe reports, never raises
+        down = health_of(svc.engine).down_for()
+        return {
+            "ok": False,
+            "error": type(exc).__name__,
+            "down_for_s": round(down, 1),
+            "spooled": spool.waiting if spool is not None else 0,
+            "snapshot": down < svc.settings.snapshot_max_age_s,
+        }
+    return {"ok": True, "dialect": svc.engine.dialect.name, "snapshot": False, "drained": drained}
 
 
 @router.get("/metrics", responses=responses(None, 403))

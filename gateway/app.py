@@ -21,7 +21,7 @@ from gateway import api_routing as routing_api
 from gateway.api import router
 from gateway.api_tools import router as tools_router
 from gateway.edge import Edge
-from gateway.problems import DOMAIN_ERRORS, problem, problem_for
+from gateway.problems import DOMAIN_ERRORS, as_domain_error, problem, problem_for
 from gateway.services import Services
 from gateway.slack.http import router as slack_router
 from guardrails import GuardrailError
@@ -89,5 +89,6 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     # only our own wording goes to the audit record: tool and request errors may quote the caller's values
+    exc = as_domain_error(exc)
     detail = getattr(exc, "detail", "") if isinstance(exc, GuardrailError | RoutingError) else ""
     return _answer(request, problem_for(exc, _rid(request)), getattr(exc, "code", "error"), detail)

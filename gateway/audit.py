@@ -25,6 +25,9 @@ attacker cannot reach. Whoever holds both the key and the database can rewrite a
 anchor file without the key can only make checkpoints fail to verify (reported, never trusted), or delete it.
 Without a `Checkpointer`, `verify` checks the chain alone, as before.
 
+Spool: with an `AuditSpool`, a batch the store cannot take (unreachable) is written to a local durable journal
+instead and appended, in order and before anything newer, once the store answers (`gateway.audit_spool`).
+
 Group commit: concurrent appends are written together. Each `append` (or `append_async`) hands its record to one
 writer thread per `AuditLog` (started on demand, gone when idle) and waits; the writer takes every record pending,
 writes them in one transaction in arrival order (consecutive seqs, each hash chained to the one before) and only
@@ -44,89 +47,29 @@ Example:
 from __future__ import annotations
 
 import asyncio
-import enum
-import hashlib
 import json
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, RowMapping, func, insert, select, text
+from sqlalchemy import Connection, Engine, func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
-from gateway.checkpoints import AuditKey, Checkpoint, Checkpointer, CheckpointSchedule, Head, iso_utc, read_checkpoints
-from gateway.db import AUDIT
+from gateway.audit_spool import AuditSpool, RowKey
+from gateway.audit_verify import GENESIS, ChainCheck, Finding, Signed, Tamper, VerifyReport, canonical, chain_hash
+from gateway.checkpoints import Checkpoint, Checkpointer, CheckpointSchedule, Head
+from gateway.db import AUDIT, store_unreachable
 from gateway.events import AuditEvent
 
 __all__ = ["AuditEvent", "AuditLog", "Finding", "Tamper", "VerifyReport"]
 
-GENESIS = "0" * 64
-_HASHED = ("seq", "ts", "tenant", "request_id", "kind", "payload")
 _MAX_BATCH = 512  # records per transaction
 _IDLE_S = 2.0  # the writer thread exits after this long without work (and restarts on the next append)
 _PG_LOCK = 0x6E65746F7073  # pg_advisory_xact_lock key serialising appends across replicas ("netops")
 _Pending = tuple[dict[str, Any], "Future[Head]"]
-
-
-class Tamper(enum.StrEnum):
-    """The kinds of tampering `verify` tells apart (see the module docstring)."""
-
-    EDITED = "edited"
-    DELETED = "deleted"
-    REORDERED = "reordered"
-    TRUNCATED = "truncated"
-    REWRITTEN = "rewritten"
-    FORGED = "forged"
-    BAD_SIGNATURE = "bad_signature"
-    ANCHOR_MISMATCH = "anchor_mismatch"
-
-
-@dataclass(frozen=True, slots=True)
-class Finding:
-    """One sign of tampering, at a sequence number (0 for a checkpoint file entry that is not a checkpoint)."""
-
-    kind: Tamper
-    seq: int
-    detail: str
-
-
-@dataclass(frozen=True, slots=True)
-class VerifyReport:
-    """The result of recomputing the chain and checking it against the signed checkpoints.
-
-    `findings` are sorted by seq; `ok`, `first_bad_seq` and `reason` summarise them (`reason` is the first
-    finding's detail and kind). `checked` counts the records read. `anchor` is the latest checkpoint the chain
-    matched (None: not anchored), and `unanchored` the records after it, which no checkpoint vouches for yet.
-
-    Example:
-        report = log.verify()  # after the last record was deleted
-        report.ok, report.first_bad_seq  # (False, 110)
-        [(f.kind, f.seq) for f in report.findings]  # [(Tamper.TRUNCATED, 110)]
-    """
-
-    ok: bool
-    checked: int
-    first_bad_seq: int | None = None
-    reason: str = ""
-    findings: tuple[Finding, ...] = ()
-    anchor: Checkpoint | None = None
-
-    @classmethod
-    def of(cls, checked: int, findings: Iterable[Finding], anchor: Checkpoint | None) -> VerifyReport:
-        ordered = tuple(sorted(findings, key=lambda f: (f.seq, f.kind)))
-        if not ordered:
-            return cls(True, checked, anchor=anchor)
-        first = ordered[0]
-        return cls(False, checked, first.seq, f"{first.detail} ({first.kind})", ordered, anchor)
-
-    @property
-    def unanchored(self) -> int:
-        """How many records follow the anchor (all of them when nothing is anchored)."""
-        return self.checked - (self.anchor.seq if self.anchor else 0)
+_SPOOLED = Head(0, "spooled")  # what `append` answers for a record spooled while the store is unreachable
 
 
 class AuditLog:
@@ -135,8 +78,11 @@ class AuditLog:
     `checkpoints=None` (the default) turns checkpoints off: nothing is signed and `verify` checks the chain alone.
     """
 
-    def __init__(self, engine: Engine, *, checkpoints: Checkpointer | None = None) -> None:
+    def __init__(
+        self, engine: Engine, *, checkpoints: Checkpointer | None = None, spool: AuditSpool | None = None
+    ) -> None:
         self._engine = engine
+        self.spool = spool
         self._checkpoints = checkpoints
         self._schedule = CheckpointSchedule(checkpoints, engine) if checkpoints else None
         self._cond = threading.Condition()
@@ -145,7 +91,8 @@ class AuditLog:
         self._stopping = False
 
     def append(self, event: AuditEvent) -> int:
-        """Write one record and wait for its commit; returns its sequence number. Safe across threads and processes."""
+        """Write one record and wait for its commit; returns its sequence number (0: spooled, the store being
+        unreachable). Safe across threads and processes."""
         return self._submit(event).result().seq
 
     async def append_async(self, event: AuditEvent) -> int:
@@ -154,10 +101,11 @@ class AuditLog:
 
     def _submit(self, event: AuditEvent) -> Future[Head]:
         row = {
+            "ts": time.time(),
             "tenant": event.tenant,
             "request_id": event.request_id,
             "kind": event.kind,
-            "payload": _canonical(event.payload()),
+            "payload": canonical(event.payload()),
         }
         done: Future[Head] = Future()
         with self._cond:
@@ -181,15 +129,29 @@ class AuditLog:
             self._commit(batch)
 
     def _commit(self, batch: list[_Pending]) -> None:
-        """Write a batch in one transaction, then resolve its futures (with the error, if it failed)."""
+        """Write a batch in one transaction (after anything spooled), then resolve its futures; with the store
+        unreachable, spool it instead (`seq` 0); with any other error, hand the error to the callers."""
+        rows = [row for row, _ in batch]
+        heads: list[Head] | None = None
         try:
-            heads = self._append_with_retries([row for row, _ in batch])
-        except Exception as exc:  # noqa: BLE001 - handed to every waiting caller, who re-raises it
-            for _, done in batch:
-                done.set_exception(exc)
-            return
+            if self.spool is not None and self.spool.pending():
+                self.drain_spool()
+            heads = self._append_with_retries(rows)
+        except Exception as exc:  # noqa: BLE001 - spooled, or handed to every waiting caller, who re-raises it
+            error: BaseException = exc
+            if self.spool is not None and store_unreachable(exc):
+                try:
+                    self.spool.write(rows)
+                except OSError as disk:
+                    error = disk
+                else:
+                    heads = [_SPOOLED] * len(batch)
+            if heads is None:
+                for _, done in batch:
+                    done.set_exception(error)
+                return
         for (_, done), head in zip(batch, heads, strict=True):
-            if self._schedule is not None:
+            if self._schedule is not None and head is not _SPOOLED:
                 self._schedule.observe(head)
             done.set_result(head)
 
@@ -201,17 +163,29 @@ class AuditLog:
                 continue
         raise RuntimeError("audit log: could not append after 20 attempts")
 
+    def drain_spool(self) -> int:
+        """Append the spooled records (every process's) to the chain now; returns how many. Raises while the store
+        is still unreachable. Called before each batch while anything is spooled, and by `/readyz`."""
+        if self.spool is None:
+            return 0
+        return self.spool.drain(self._append_with_retries, self._in_chain)
+
+    def _in_chain(self, rows: list[dict[str, Any]]) -> set[RowKey]:
+        c = AUDIT.c
+        with self._engine.connect() as conn:
+            found = conn.execute(select(c.ts, c.request_id, c.kind).where(c.ts.between(rows[0]["ts"], rows[-1]["ts"])))
+            return {(float(ts), str(rid), str(kind)) for ts, rid, kind in found}
+
     def _append_once(self, rows: list[dict[str, Any]]) -> list[Head]:
         with self._engine.connect() as conn:
             _lock_for_append(conn)
             tip = _tip(conn)
             seq, prev = (tip.seq + 1, tip.hash) if tip else (1, GENESIS)
-            now = time.time()
             heads: list[Head] = []
             values: list[dict[str, Any]] = []
             for offset, row in enumerate(rows):
-                full = {"seq": seq + offset, "ts": now, **row}
-                head = Head(seq + offset, _hash(prev, full))
+                full = {"seq": seq + offset, **row}  # ts: when the record was submitted
+                head = Head(seq + offset, chain_hash(prev, full))
                 values.append({**full, "prev_hash": prev, "hash": head.hash})
                 heads.append(head)
                 prev = head.hash
@@ -258,7 +232,7 @@ class AuditLog:
         """The checkpoints of the latest `limit` seqs whose MAC verifies (anchor file and database), by seq."""
         if self._checkpoints is None:
             return []
-        by_seq = _Signed.load(self._checkpoints, self._engine, None).by_seq
+        by_seq = Signed.load(self._checkpoints, self._engine, None).by_seq
         return [cp for seq in sorted(by_seq)[-limit:] for cp in by_seq[seq]]
 
     def verify(self, *, checkpoints_file: Path | None = None) -> VerifyReport:
@@ -269,135 +243,12 @@ class AuditLog:
         running gateway never makes a consistent chain look truncated. Without a `Checkpointer` there is no key
         to check signatures with, so only the chain is checked (and `checkpoints_file` is not read).
         """
-        signed = _Signed.load(self._checkpoints, self._engine, checkpoints_file) if self._checkpoints else _Signed()
-        check = _ChainCheck(signed.by_seq)
+        signed = Signed.load(self._checkpoints, self._engine, checkpoints_file) if self._checkpoints else Signed()
+        check = ChainCheck(signed.by_seq)
         with self._engine.connect() as conn:
             for r in conn.execute(select(AUDIT).order_by(AUDIT.c.seq)).mappings():
                 check.feed(r)
         return VerifyReport.of(check.checked, [*signed.findings, *check.finish()], check.anchor)
-
-
-@dataclass
-class _Signed:
-    """The checkpoints whose MAC verifies, by seq (one per distinct head), and findings about the others."""
-
-    by_seq: dict[int, list[Checkpoint]] = field(default_factory=dict)
-    findings: list[Finding] = field(default_factory=list)
-
-    @classmethod
-    def load(cls, checkpointer: Checkpointer, engine: Engine, source: Path | None) -> _Signed:
-        outside = read_checkpoints(source) if source else checkpointer.anchored()  # before the database rows
-        inside = checkpointer.stored(engine)
-        signed = cls()
-        for number in outside.unreadable:
-            signed.findings.append(
-                Finding(Tamper.BAD_SIGNATURE, 0, f"{outside.path} entry {number} is not a checkpoint")
-            )
-        outside_heads = signed._admit(checkpointer.key, outside.checkpoints, origin=str(outside.path))
-        inside_heads = signed._admit(checkpointer.key, inside, origin="database")
-        signed._compare(outside_heads, inside_heads, origin=str(outside.path))
-        return signed
-
-    def _admit(self, key: AuditKey, checkpoints: Sequence[Checkpoint], *, origin: str) -> dict[int, set[str]]:
-        heads: dict[int, set[str]] = {}
-        for cp in checkpoints:
-            if not key.signed(cp):
-                other = (
-                    f"; signed with key {cp.key_id}, not the configured {key.key_id}" if cp.key_id != key.key_id else ""
-                )
-                self.findings.append(
-                    Finding(Tamper.BAD_SIGNATURE, cp.seq, f"checkpoint signature invalid ({origin}{other})")
-                )
-                continue
-            heads.setdefault(cp.seq, set()).add(cp.head)
-            known = self.by_seq.setdefault(cp.seq, [])
-            if all(k.head != cp.head for k in known):
-                known.append(cp)
-        return heads
-
-    def _compare(self, outside: Mapping[int, set[str]], inside: Mapping[int, set[str]], *, origin: str) -> None:
-        for seq, heads in sorted(outside.items()):
-            if seq not in inside:
-                detail = f"the checkpoint in {origin} has no valid copy in the database (removed or altered there)"
-            elif heads - inside[seq]:
-                detail = f"the database's signed checkpoint names another head than the one in {origin}"
-            else:
-                continue
-            self.findings.append(Finding(Tamper.ANCHOR_MISMATCH, seq, detail))
-
-
-class _ChainCheck:
-    """Walks the records in seq order, checking seq, links, hashes and signed heads; collects findings."""
-
-    def __init__(self, signed: Mapping[int, list[Checkpoint]]) -> None:
-        self._signed = signed
-        self._prev = GENESIS
-        self._next = 1
-        self._last_match = 0  # seq of the last checkpoint the chain matched
-        self._diverged = False  # report a divergence once, not at every checkpoint after it
-        self.checked = 0
-        self.anchor: Checkpoint | None = None
-        self.findings: list[Finding] = []
-
-    def feed(self, r: RowMapping) -> None:
-        finding = self._record_finding(r)
-        if finding is not None:
-            self.findings.append(finding)
-        self._against_checkpoints(r)
-        self._prev, self._next = r["hash"], r["seq"] + 1
-        self.checked += 1
-
-    def finish(self) -> list[Finding]:
-        beyond = [cp for seq, cps in self._signed.items() if seq >= self._next for cp in cps]
-        if beyond:
-            last = max(beyond, key=lambda cp: cp.seq)
-            ends = f"the chain ends at seq {self._next - 1}" if self._next > 1 else "the chain is empty"
-            self.findings.append(
-                Finding(
-                    Tamper.TRUNCATED,
-                    self._next,
-                    f"{ends}, but a checkpoint signed {last.when} covers seq {last.seq}: "
-                    f"records {self._next}..{last.seq} (and any after) were deleted",
-                )
-            )
-        return self.findings
-
-    def _record_finding(self, r: RowMapping) -> Finding | None:
-        seq = r["seq"]
-        if seq != self._next:
-            return Finding(Tamper.DELETED, seq, f"record(s) missing before seq {seq}: {self._next}..{seq - 1}")
-        if r["prev_hash"] != self._prev:
-            return Finding(Tamper.REORDERED, seq, "previous-hash link broken")
-        if _hash(self._prev, {k: r[k] for k in _HASHED}) != r["hash"]:
-            return Finding(Tamper.EDITED, seq, "content does not match its hash")
-        return None
-
-    def _against_checkpoints(self, r: RowMapping) -> None:
-        checkpoints = self._signed.get(r["seq"])
-        if not checkpoints:
-            return
-        match = next((cp for cp in checkpoints if cp.head == r["hash"]), None)
-        if match is not None:
-            self.anchor, self._last_match, self._diverged = match, match.seq, False
-            return
-        if not self._diverged:
-            self.findings.append(self._divergence(r, checkpoints[0]))
-        self._diverged = True
-
-    def _divergence(self, r: RowMapping, cp: Checkpoint) -> Finding:
-        span = f"{self._last_match + 1}..{cp.seq}"
-        if r["ts"] > cp.ts:
-            return Finding(
-                Tamper.FORGED,
-                cp.seq,
-                f"record written {iso_utc(r['ts'])}, after the checkpoint signed {cp.when} for another head: "
-                f"signed records in {span} were cut and forged ones appended",
-            )
-        return Finding(
-            Tamper.REWRITTEN,
-            cp.seq,
-            f"hash differs from the checkpoint signed {cp.when}: a record in {span} was changed and the rest re-hashed",
-        )
 
 
 def _lock_for_append(conn: Connection) -> None:
@@ -411,11 +262,3 @@ def _lock_for_append(conn: Connection) -> None:
 def _tip(conn: Connection) -> Head | None:
     tip = conn.execute(select(AUDIT.c.seq, AUDIT.c.hash).order_by(AUDIT.c.seq.desc()).limit(1)).first()
     return Head(tip[0], tip[1]) if tip else None
-
-
-def _canonical(data: object) -> str:
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
-
-
-def _hash(prev: str, row: Mapping[str, Any]) -> str:
-    return hashlib.sha256((prev + _canonical(row)).encode()).hexdigest()

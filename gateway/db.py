@@ -1,12 +1,19 @@
 """The state store: SQLite by default, PostgreSQL when `database_url` names one. SQLAlchemy Core only.
 
+Each engine carries a `StoreHealth` (`health_of(engine)`), kept by the engine's own events: every statement that
+runs marks the store reachable, every lost or refused connection marks it down. What serves from a snapshot while
+the store is down (keys, the audit spool, the config in force) reads it to say how stale it is.
+
 Example:
     engine = open_engine("sqlite:///var/netops.db")
+    health_of(engine).down_for()  # 0.0 while the store answers
 """
 
 from __future__ import annotations
 
 import time
+import weakref
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import (
@@ -23,7 +30,8 @@ from sqlalchemy import (
     create_engine,
     event,
 )
-from sqlalchemy.exc import IntegrityError, ProgrammingError
+from sqlalchemy.engine import ExceptionContext
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError, ProgrammingError
 
 __all__ = [
     "API_KEYS",
@@ -47,7 +55,10 @@ __all__ = [
     "SLACK_USERS",
     "TENANTS",
     "TENANT_LIMITS",
+    "StoreHealth",
+    "health_of",
     "open_engine",
+    "store_unreachable",
 ]
 
 METADATA = MetaData()
@@ -287,15 +298,58 @@ SLACK_THREAD = Table(
 )
 
 
+@dataclass(slots=True)
+class StoreHealth:
+    """Whether the store answered last, and since when it has not (monotonic seconds)."""
+
+    down_since: float | None = None
+
+    def up(self) -> None:
+        self.down_since = None
+
+    def down(self) -> None:
+        if self.down_since is None:
+            self.down_since = time.monotonic()
+
+    def down_for(self) -> float:
+        """Seconds since the store last failed to answer after answering (0.0 while it answers)."""
+        return 0.0 if self.down_since is None else time.monotonic() - self.down_since
+
+
+_HEALTH: weakref.WeakKeyDictionary[Engine, StoreHealth] = weakref.WeakKeyDictionary()
+
+
+def health_of(engine: Engine) -> StoreHealth:
+    """The engine's store health (a fresh, healthy one for an engine not opened by `open_engine`)."""
+    return _HEALTH.setdefault(engine, StoreHealth())
+
+
+def store_unreachable(exc: BaseException) -> bool:
+    """A database error that means the store cannot be reached (down, restarting, connection lost), not a bad query."""
+    return isinstance(exc, (OperationalError, InterfaceError)) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated
+    )
+
+
 def open_engine(url: str) -> Engine:
     """Create the engine and the tables (idempotent)."""
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, pool_pre_ping=True)
+    # connect_timeout: an unreachable host fails in 2 s, so a request can fall back to the snapshot quickly
+    connect_args = {"connect_timeout": 2} if url.startswith("postgresql") else {}
+    engine = create_engine(url, pool_pre_ping=True, connect_args=connect_args)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+    health = health_of(engine)
+    event.listen(engine, "after_cursor_execute", lambda *_: health.up())
+
+    def on_error(context: ExceptionContext) -> None:
+        if context.is_disconnect or store_unreachable(context.original_exception):
+            health.down()
+
+    event.listen(engine, "handle_error", on_error)
     _create_tables(engine)
     return engine
 

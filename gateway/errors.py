@@ -8,6 +8,7 @@
      +-- InvalidRequest      the body is not a valid request (422, names the field)
      +-- NotFound            a named resource does not exist (404)
      +-- Conflict            a named resource already exists (409)
+     +-- StoreUnavailable    the state store is unreachable and this request cannot be decided without it (503)
 
 Errors from guardrails, retrieval, routing and tools are mapped to HTTP in `gateway.problems`.
 """
@@ -22,6 +23,7 @@ __all__ = [
     "MalformedBody",
     "ModelNotAllowed",
     "NotFound",
+    "StoreUnavailable",
     "Unauthenticated",
 ]
 
@@ -89,3 +91,10 @@ class Conflict(GatewayError):
     """The named resource already exists."""
 
     code = "conflict"
+
+
+class StoreUnavailable(GatewayError):
+    """The state store (PostgreSQL or SQLite) is unreachable and the request needs it: a key this process has not
+    seen, a change (keys, tenants, config), an approval. What a snapshot can decide is served meanwhile."""
+
+    code = "store_unavailable"

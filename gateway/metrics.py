@@ -6,7 +6,9 @@ from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-__all__ = ["Metrics"]
+__all__ = ["STEP_BUCKETS", "Metrics"]
+
+STEP_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
 
 @dataclass
@@ -19,6 +21,22 @@ class Metrics:
         r = self.registry
         self.requests = Counter("netops_requests_total", "HTTP requests", ["path", "status"], registry=r)
         self.latency = Histogram("netops_request_seconds", "HTTP request latency", ["path"], registry=r)
+        self.steps = Histogram(
+            "netops_step_seconds",
+            "Time per request in each step (guard.input, retrieval, model, tools, audit, gateway, ...)",
+            ["step"],
+            buckets=STEP_BUCKETS,
+            registry=r,
+        )
+        self.store_down = Gauge(
+            "netops_store_down_seconds", "How long the state store has been unreachable (0: it answers)", registry=r
+        )
+        self.limits_down = Gauge(
+            "netops_limits_down_seconds", "How long Redis (the shared limits) has been unreachable", registry=r
+        )
+        self.audit_spooled = Gauge(
+            "netops_audit_spooled", "Audit records in this process's spool, waiting for the store", registry=r
+        )
         self.tokens = Counter("netops_tokens_total", "Model tokens", ["tenant", "deployment", "kind"], registry=r)
         self.cost = Counter("netops_cost_usd_total", "Model spend in USD", ["tenant", "deployment"], registry=r)
         self.tool_calls = Counter("netops_tool_calls_total", "Tool calls", ["tool", "outcome"], registry=r)

@@ -65,11 +65,12 @@ class AnswerDone:
 
 async def chat(req: ChatCompletionRequest, turn: Turn) -> AsyncGenerator[Progress | AnswerDelta | AnswerDone, None]:
     """Answer one chat request for the turn's authenticated principal."""
-    route = turn.table.route(req.model)  # the route table in force, or a rollout's candidate
-    turn.svc.live.kills.check(Target.ROUTE, route.name)
-    turn.model = route.name
-    if not turn.who.may_use(route.name):
-        raise ModelNotAllowed(f"tenant {turn.tenant!r} may not use model {route.name!r}")
+    with turn.timings.step("routing"):
+        route = turn.table.route(req.model)  # the route table in force, or a rollout's candidate
+        turn.svc.live.kills.check(Target.ROUTE, route.name)
+        turn.model = route.name
+        if not turn.who.may_use(route.name):
+            raise ModelNotAllowed(f"tenant {turn.tenant!r} may not use model {route.name!r}")
     history = await guard_messages(turn, req.messages)
     question = last_user_text(history)
     keys = await _cache_keys(turn, req, route, history)
@@ -97,7 +98,8 @@ async def chat(req: ChatCompletionRequest, turn: Turn) -> AsyncGenerator[Progres
         yield AnswerDelta(text)
     async for text in _follow_up(turn, answer, out):
         yield AnswerDelta(text)
-    tail = await out.aflush()
+    with turn.timings.step("guard.output"):
+        tail = await out.aflush()
     if tail:
         turn.completion_chars += len(tail)
         answer.text.append(tail)
@@ -233,7 +235,8 @@ async def _replay(
     request = model_request(req, route, build_messages(turn.prompts, history, []), turn.svc.tools, None)
     await turn.reserve(route, request)  # rate limits apply to hits too
     out = StreamGuard(turn.guards.output, ScanContext(turn.tenant, Stage.OUTPUT, turn.vault))
-    text = await out.afeed(cached.text) + await out.aflush()
+    with turn.timings.step("guard.output", cached=True):
+        text = await out.afeed(cached.text) + await out.aflush()
     turn.trail.extend(out.verdicts)
     turn.completion_chars = len(text)
     deployment = turn.table.deployments.get(cached.deployment)
@@ -296,7 +299,17 @@ class _Answer:
 
 
 async def _stream(turn: Turn, answer: _Answer, out: StreamGuard) -> AsyncIterator[str]:
-    """Guarded text of the current stream; its `StreamEnd` is added to the answer's totals."""
+    """Guarded text of the current stream; its `StreamEnd` is added to the answer's totals. Its span, `stream`,
+    covers the whole stream (the model's waits and the output guard add to their own steps' time)."""
+    with turn.timings.step("stream", deployment=answer.stream.deployment.name) as span:
+        async for text in _streamed(turn, answer, out):
+            yield text
+        span.set_attributes(
+            {"netops.completion_chars": turn.completion_chars, "netops.finish": answer.end.finish_reason}
+        )
+
+
+async def _streamed(turn: Turn, answer: _Answer, out: StreamGuard) -> AsyncIterator[str]:
     async for item in stream_answer(turn, answer.stream, out):
         if isinstance(item, StreamEnd):
             prev = answer.end

@@ -10,7 +10,9 @@ import logging
 from typing import Any
 
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 
+from gateway.db import store_unreachable
 from gateway.errors import (
     Conflict,
     Forbidden,
@@ -19,6 +21,7 @@ from gateway.errors import (
     MalformedBody,
     ModelNotAllowed,
     NotFound,
+    StoreUnavailable,
     Unauthenticated,
 )
 from gateway.kills import Killed, ToolKilled
@@ -46,7 +49,7 @@ from tools import (
     ToolNotAllowed,
 )
 
-__all__ = ["DOMAIN_ERRORS", "PROBLEM_TYPE", "STATUS", "problem", "problem_for"]
+__all__ = ["DOMAIN_ERRORS", "PROBLEM_TYPE", "STATUS", "as_domain_error", "problem", "problem_for"]
 
 PROBLEM_TYPE = "https://netops-assistant.dev/problems/"
 log = logging.getLogger("netops.gateway")
@@ -64,6 +67,7 @@ STATUS: dict[type[Exception], tuple[int, str]] = {
     NotFound: (404, "Not found"),
     UnknownModel: (404, "Model not found"),
     Conflict: (409, "Conflict"),
+    StoreUnavailable: (503, "State store unavailable"),
     InputTooLarge: (413, "Request too large"),
     MalformedBody: (400, "Malformed body"),
     InvalidRequest: (422, "Invalid request"),
@@ -86,7 +90,15 @@ STATUS: dict[type[Exception], tuple[int, str]] = {
     NothingToRollBack: (409, "Nothing to roll back"),
 }
 
-DOMAIN_ERRORS: tuple[type[Exception], ...] = (GatewayError, GuardrailError, RetrievalError, RoutingError, ToolError)
+# DBAPIError: a lost connection becomes a 503 `store_unavailable`; any other database error stays a logged 500
+DOMAIN_ERRORS: tuple[type[Exception], ...] = (
+    GatewayError,
+    GuardrailError,
+    RetrievalError,
+    RoutingError,
+    ToolError,
+    DBAPIError,
+)
 
 
 def problem(status: int, title: str, code: str, detail: str, request_id: str, **extra: Any) -> JSONResponse:
@@ -107,6 +119,7 @@ def problem(status: int, title: str, code: str, detail: str, request_id: str, **
 
 def problem_for(exc: Exception, request_id: str) -> JSONResponse:
     """Map any exception to its problem response; unknown ones are a logged 500 without internals."""
+    exc = as_domain_error(exc)
     for cls in type(exc).__mro__:
         if cls in STATUS:
             status, title = STATUS[cls]
@@ -137,3 +150,10 @@ def _extra(exc: Exception) -> dict[str, Any]:
     if isinstance(exc, GuardrailError) and exc.scanner:
         extra["scanner"] = exc.scanner
     return extra
+
+
+def as_domain_error(exc: Exception) -> Exception:
+    """The error a caller is told about: a lost database connection is `StoreUnavailable`; others are themselves."""
+    if store_unreachable(exc):
+        return StoreUnavailable("the state store is unreachable and this request needs it; retry shortly")
+    return exc

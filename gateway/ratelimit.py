@@ -3,10 +3,10 @@
 `reserve` is the one atomic check-and-reserve a request makes (an upper bound of its tokens and cost,
 against requests/min, tokens/min and the period budget); `settle` books the actual usage and exports
 it as Prometheus metrics per tenant and deployment. The store is in-process by default, Redis-backed
-(shared across replicas) when `redis_url` is set, and a SQLite file shared by the worker processes of one
-`netops serve --workers N` otherwise (`Metering.build(..., shared=True)`). A reservation never settled stays
-charged. The in-process store is called on the event loop (a lock and some arithmetic); the others, which do
-I/O, from a worker thread.
+(shared across replicas; a local share of each limit while Redis is unreachable) when `redis_url` is set,
+and a SQLite file shared by the worker processes of one `netops serve --workers N` otherwise
+(`Metering.build(..., shared=True)`). A reservation never settled stays charged. The in-process store is
+called on the event loop (a lock and some arithmetic); the others, which do I/O, from a worker thread.
 
 Example:
     metering = Metering.build(settings, metrics)
@@ -56,9 +56,12 @@ class Metering:
     def build(cls, settings: Settings, metrics: Metrics, *, shared: bool = False) -> Metering:
         """Redis when configured; else, for several worker processes (`shared`), `<data_dir>/limits.db`."""
         if settings.redis_url:
-            from routing.redis_limits import RedisLimits  # noqa: PLC0415 - imports redis only when configured
+            from routing.fallback_limits import FallbackLimits  # noqa: PLC0415 - imports redis only when configured
+            from routing.redis_limits import RedisLimits  # noqa: PLC0415
 
-            return cls(RedisLimits.connect(settings.redis_url, prefix=settings.routing.limits_prefix), metrics)
+            rs = settings.routing
+            redis_store = RedisLimits.connect(settings.redis_url, prefix=rs.limits_prefix)
+            return cls(FallbackLimits(redis_store, share=rs.limits_fallback_share), metrics)
         if shared:
             return cls(SqliteLimits(settings.data_dir / "limits.db"), metrics)
         return cls(InProcessLimits(), metrics)

@@ -42,6 +42,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from gateway import rollout_store as sql
 from gateway.audit import AuditLog
+from gateway.db import store_unreachable
 from gateway.errors import Conflict, InvalidRequest, NotFound
 from gateway.events import AuditEvent, PromptPromoted, PromptRolledBack, PromptRolloutStarted
 from gateway.prompting import PromptBook, PromptError, PromptSet
@@ -225,7 +226,12 @@ class Rollouts:
         now = time.monotonic()
         seen = self._seen.get(tenant)
         if seen is None or now - seen[0] >= self._refresh_s:
-            seen = (now, self.in_force(tenant), self.active(tenant))
+            try:
+                seen = (now, self.in_force(tenant), self.active(tenant))
+            except SQLAlchemyError as exc:  # the store is down: the last state seen stands (none seen: 503)
+                if seen is None or not store_unreachable(exc):
+                    raise
+                seen = (now, seen[1], seen[2])
             self._seen[tenant] = seen
         return seen[1], seen[2]
 

@@ -16,12 +16,13 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.audit import AuditLog
+from gateway.audit_spool import AuditSpool
 from gateway.cache import Caches
 from gateway.checkpoints import Checkpointer
 from gateway.config_checks import validate_policy, validate_routes
 from gateway.config_live import LiveConfig, guards_with
 from gateway.config_versions import ConfigVersions, Kind
-from gateway.db import open_engine
+from gateway.db import health_of, open_engine
 from gateway.kills import KillSwitches, Target
 from gateway.metrics import Metrics
 from gateway.prompting import PromptBook
@@ -30,10 +31,12 @@ from gateway.rollout import Rollouts
 from gateway.settings import Settings
 from gateway.shadow import Shadows
 from gateway.tenants import Tenants
+from gateway.tracing import Tracing
 from guardrails import Guards, TenantGuards, default_guards, load_guards
 from retrieval import Embedder, LazyEmbedder, MiniLMEmbedder, Retriever, RunbookIndex, VectorStore, open_store
 from retrieval.semantic import SemanticCache, SemanticMemory
 from routing import BreakerConfig, ModelBackend, ProviderBackend, Router, RouteTable
+from routing.fallback_limits import FallbackLimits
 from tools import Toolbox, ToolRegistry
 
 __all__ = ["Services", "build_guards", "open_index", "semantic_memory"]
@@ -63,6 +66,7 @@ class Services:
     live: LiveConfig = field(init=False)  # keeps this process on the versions in force and the kill switches
     kill: KillSwitches = field(init=False)  # throw and revive kill switches (gateway.kills)
     semantic: SemanticMemory | None = None  # the semantic cache's memory (in the index's process)
+    tracing: Tracing = field(default_factory=Tracing)  # request spans (gateway.tracing): no-op unless configured
 
     def __post_init__(self) -> None:
         ps = self.settings.prompts
@@ -75,6 +79,11 @@ class Services:
         self.live = LiveConfig(self.config, refresh_s=self.settings.config_refresh_s)
         self.live.on(Kind.ROUTES, self._routes, lambda _, table: self.router.use(table))
         self.live.on(Kind.POLICY, self._policy, self._use_policy)
+        self.metrics.store_down.set_function(health_of(self.engine).down_for)
+        spool = self.audit.spool
+        self.metrics.audit_spooled.set_function(lambda: spool.waiting if spool is not None else 0)
+        if isinstance(self.metering.store, FallbackLimits):
+            self.metrics.limits_down.set_function(self.metering.store.down_for)
         self.kill = KillSwitches(self.engine, self.audit)
         self.live.watch(self.kill, lambda kills: setattr(self.router, "killed", kills.names(Target.DEPLOYMENT)))
         self.live.refresh()  # a version applied before this start wins over the settings file
@@ -120,8 +129,12 @@ class Services:
         return cls(
             settings=settings,
             engine=engine,
-            tenants=Tenants(engine),
-            audit=AuditLog(engine, checkpoints=Checkpointer.in_dir(settings.data_dir)),
+            tenants=Tenants(engine, snapshot_max_age_s=settings.snapshot_max_age_s),
+            audit=AuditLog(
+                engine,
+                checkpoints=Checkpointer.in_dir(settings.data_dir),
+                spool=AuditSpool.in_dir(settings.data_dir),
+            ),
             guards=build_guards(settings),
             retriever=retriever,
             store=store,
@@ -139,6 +152,7 @@ class Services:
                 settings.prompts.dir, store=settings.data_dir / "prompts", pins=settings.prompts.pins
             ),
             semantic=semantic,
+            tracing=Tracing.build(settings.tracing),
         )
 
     def close(self) -> None:
@@ -149,6 +163,7 @@ class Services:
         if self.store is not None:
             self.store.close()
         self.engine.dispose()
+        self.tracing.shutdown()  # exports the spans still batched
 
 
 def build_guards(settings: Settings) -> Guards:

@@ -34,6 +34,7 @@ __all__ = [
     "Settings",
     "SlackSettings",
     "ToolSettings",
+    "TracingSettings",
     "load_settings",
 ]
 
@@ -159,6 +160,16 @@ class CacheSettings(_Strict):
     semantic_entries: int = Field(5000, ge=0)  # per generation of `semantic_ttl_s`
 
 
+class TracingSettings(_Strict):
+    """OpenTelemetry traces (`gateway.tracing`, docs/observability.md): exported over OTLP/HTTP when an endpoint
+    is set (e.g. `http://otel-collector:4318/v1/traces`); without one, spans cost next to nothing."""
+
+    otlp_endpoint: str | None = None  # the full traces URL of a collector, Jaeger or Tempo
+    otlp_headers: dict[str, SecretStr] = Field(default_factory=dict)  # e.g. {authorization: "Bearer ..."}
+    service_name: str = "netops-gateway"
+    sample_ratio: float = Field(1.0, ge=0.0, le=1.0)  # share of requests traced
+
+
 class Settings(BaseSettings):
     """Everything the platform needs to start. See `infra/netops.example.yaml`."""
 
@@ -179,7 +190,11 @@ class Settings(BaseSettings):
     prompts: PromptSettings = PromptSettings()
     slack: SlackSettings = SlackSettings()
     cache: CacheSettings = CacheSettings()
+    tracing: TracingSettings = TracingSettings()
     config_refresh_s: float = Field(1.0, ge=0.0, le=60.0)  # a config version applied elsewhere is in force within
+    # while the state store is unreachable, keys resolved within this long are served from the process's snapshot
+    # (docs/operations.md); /readyz turns not_ready once the store has been down this long
+    snapshot_max_age_s: float = Field(900.0, ge=0.0)
 
     @model_validator(mode="after")
     def _defaults_and_references(self) -> Settings:

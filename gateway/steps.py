@@ -37,10 +37,11 @@ async def guard_messages(turn: Turn, messages: Sequence[ChatMessage]) -> list[tu
     """Run the input chain over every message; returns (role, guarded text) pairs."""
     chain, ctx = turn.guards.input, ScanContext(turn.tenant, Stage.INPUT, turn.vault)
     guarded: list[tuple[str, str]] = []
-    for message in messages:
-        result = await chain.arun(message.text, ctx)
-        turn.trail.extend(result.verdicts)
-        guarded.append((message.role, result.text))
+    with turn.timings.step("guard.input", messages=len(messages)):
+        for message in messages:
+            result = await chain.arun(message.text, ctx)
+            turn.trail.extend(result.verdicts)
+            guarded.append((message.role, result.text))
     return guarded
 
 
@@ -54,14 +55,16 @@ async def retrieve(turn: Turn, query: str, top_k: int) -> list[tuple[Hit, str]]:
     Clearance is the key's own (user: internal, approver: confidential, admin: restricted), in chat as in search.
     """
     who = turn.who
-    with turn.timings.step("retrieval"):
+    with turn.timings.step("retrieval", top_k=top_k) as span:
         hits = await _search(turn, query, top_k)
+        span.set_attribute("netops.hits", len(hits))
     chain, ctx = turn.guards.context, ScanContext(who.tenant, Stage.CONTEXT, turn.vault)
     excerpts = []
-    for hit in hits:
-        result = await chain.arun(hit.text, ctx)
-        turn.trail.extend(result.verdicts)
-        excerpts.append((hit, result.text))
+    with turn.timings.step("guard.context", source="retrieval"):
+        for hit in hits:
+            result = await chain.arun(hit.text, ctx)
+            turn.trail.extend(result.verdicts)
+            excerpts.append((hit, result.text))
     return excerpts
 
 
@@ -124,12 +127,13 @@ async def stream_answer(turn: Turn, stream: RoutedStream, guard: StreamGuard) ->
     time spent waiting on the upstream is the turn's model time."""
     events = aiter(stream)
     while True:
-        with turn.timings.step("model"):
+        with turn.timings.step("model", traced=False):
             event = await anext(events, None)
         if event is None:
             return
         if isinstance(event, TextDelta):
-            text = await guard.afeed(event.text)
+            with turn.timings.step("guard.output", traced=False):
+                text = await guard.afeed(event.text)
             if text:
                 yield text
         else:
@@ -166,16 +170,20 @@ async def invoke_audited(
     svc = turn.svc
     known = name if name in svc.tools.risks else "unknown"
     try:
-        with turn.timings.step("tools"):
+        with turn.timings.step("tools", tool=known):
             result = await _run_tool(turn, name, arguments, ctx)
     except ToolError as exc:
         svc.metrics.tool_calls.labels(known, exc.code).inc()
         denied = ToolDenied(tenant=ctx.tenant, request_id=ctx.request_id, key_id=ctx.key_id, tool=known, code=exc.code)
-        await svc.audit.append_async(denied)
+        with turn.timings.step("audit", kind=denied.kind):
+            await svc.audit.append_async(denied)
         raise
     svc.metrics.tool_calls.labels(name, "ok").inc()
-    guarded = await turn.guards.context.arun(result.output, ScanContext(ctx.tenant, Stage.CONTEXT, turn.vault))
-    await svc.audit.append_async(_invoked(ctx, result, guarded.verdicts, svc))
+    with turn.timings.step("guard.context", source="tool"):
+        guarded = await turn.guards.context.arun(result.output, ScanContext(ctx.tenant, Stage.CONTEXT, turn.vault))
+    invoked = _invoked(ctx, result, guarded.verdicts, svc)
+    with turn.timings.step("audit", kind=invoked.kind):
+        await svc.audit.append_async(invoked)
     return result, guarded
 
 

@@ -8,10 +8,14 @@ Roles: `user`, `approver` and `admin` act within their own tenant (an admin is t
 belongs only to the reserved tenant `platform`, which has no models or tools. Reserved names (`global`,
 the tenant shared runbooks are filed under, and `platform`) can't be created as tenants.
 
-Resolved keys are cached per process for `cache_ttl_s` (default 2 s): a hit costs a SHA-256 and a dict lookup,
+Resolved keys are cached per process for `cache_ttl_s` (default 0.5 s): a hit costs a SHA-256 and a dict lookup,
 no query. Revoking a key or changing a tenant's quota through this `Tenants` drops the cached entries at once;
 another process (a CLI command, another worker) is seen within `cache_ttl_s`. `peek` answers from the cache
 alone, without I/O, so the event loop can skip the thread hop on a hit.
+
+While the state store is unreachable, a key this process resolved in the last `snapshot_max_age_s` (default 15 min)
+is served as it was then (its tenant's models, tools, limits; revoked stays revoked); a key it has not seen, or saw
+longer ago, gets a 503 `store_unavailable`: it cannot be decided safely. No key changes while the store is down.
 
 Example:
     tenants = Tenants(engine)
@@ -33,10 +37,10 @@ import time
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, delete, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from gateway.db import API_KEYS, TENANT_LIMITS, TENANTS
-from gateway.errors import Conflict, InvalidRequest, NotFound, Unauthenticated
+from gateway.db import API_KEYS, TENANT_LIMITS, TENANTS, store_unreachable
+from gateway.errors import Conflict, InvalidRequest, NotFound, StoreUnavailable, Unauthenticated
 from routing.limits import Quota
 
 __all__ = ["PLATFORM_TENANT", "RESERVED_TENANTS", "IssuedKey", "Principal", "Role", "Tenants"]
@@ -92,6 +96,7 @@ class _Cached:
     """A key as the database said it was: the digest to compare, and its principal (None: revoked)."""
 
     expires: float
+    loaded: float
     secret_hash: str
     principal: Principal | None
 
@@ -99,9 +104,12 @@ class _Cached:
 class Tenants:
     """Creates tenants and keys, and resolves presented keys to principals."""
 
-    def __init__(self, engine: Engine, *, cache_ttl_s: float = 2.0, cache_size: int = 10_000) -> None:
+    def __init__(
+        self, engine: Engine, *, cache_ttl_s: float = 0.5, cache_size: int = 10_000, snapshot_max_age_s: float = 900.0
+    ) -> None:
         self._engine = engine
         self._ttl = cache_ttl_s
+        self._snapshot_max_age = snapshot_max_age_s
         self._cache_size = cache_size
         self._cache: dict[str, _Cached] = {}
         self._generation = 0  # bumped by every invalidation: a lookup that raced one is not cached
@@ -213,7 +221,12 @@ class Tenants:
         if found is not None:
             return found
         key_id, generation = _key_id(presented), self._generation
-        cached = self._load(key_id)
+        try:
+            cached = self._load(key_id)
+        except SQLAlchemyError as exc:
+            if not store_unreachable(exc):
+                raise
+            return self._from_snapshot(key_id, presented or "")
         if cached is None:
             raise Unauthenticated("unknown API key")
         if len(self._cache) >= self._cache_size:
@@ -230,6 +243,13 @@ class Tenants:
         if cached is None or cached.expires < time.monotonic():
             return None
         return _check(cached, presented or "")
+
+    def _from_snapshot(self, key_id: str, presented: str) -> Principal:
+        """The store is down: the key as this process last resolved it, if recently enough."""
+        last = self._cache.get(key_id)
+        if last is None or time.monotonic() - last.loaded > self._snapshot_max_age:
+            raise StoreUnavailable("this key cannot be checked while the state store is unreachable; retry shortly")
+        return _check(last, presented)
 
     def _load(self, key_id: str) -> _Cached | None:
         with self._engine.connect() as conn:
@@ -255,7 +275,8 @@ class Tenants:
             int(row["rpm"]),
             quota,
         )
-        return _Cached(time.monotonic() + self._ttl, row["secret_hash"], None if row["revoked"] else who)
+        now = time.monotonic()
+        return _Cached(now + self._ttl, now, row["secret_hash"], None if row["revoked"] else who)
 
 
 def _key_id(presented: str | None) -> str:

@@ -24,10 +24,8 @@ client that disconnects cannot skip it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
@@ -49,6 +47,7 @@ from gateway.ratelimit import Ticket
 from gateway.rollout import Choice, Served
 from gateway.services import Services
 from gateway.tenants import Principal
+from gateway.tracing import Timings
 from guardrails import Action, TenantGuards, Vault, Verdict
 from retrieval import RetrievalError
 from routing import ModelRequest, Route, RoutedStream, RouteTable
@@ -85,26 +84,6 @@ class Trail:
         return [v.summary() for v in self.verdicts if v.action is not Action.ALLOW]
 
 
-class Timings:
-    """Where a request's time went: waiting on the model, retrieval, tools (ms); the rest is the gateway's own."""
-
-    def __init__(self) -> None:
-        self.ms: dict[str, float] = {"model": 0.0, "retrieval": 0.0, "tools": 0.0}
-
-    @contextlib.contextmanager
-    def step(self, name: str) -> Iterator[None]:
-        started = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.ms[name] += (time.perf_counter() - started) * 1000
-
-    def split(self, total_ms: float) -> dict[str, float]:
-        """Each step's share and the gateway's (the total less the steps), rounded to 0.1 ms."""
-        steps = {k: round(v, 1) for k, v in self.ms.items()}
-        return {**steps, "gateway": round(max(0.0, total_ms - sum(self.ms.values())), 1), "total": round(total_ms, 1)}
-
-
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """How a request ended: its HTTP status, stable code (empty on success) and the final audit event's kind."""
@@ -134,7 +113,7 @@ class Turn:
         self.choice: Choice | None = None  # the prompt version chosen for a chat request (gateway.rollout)
         self.unsupported = 0  # unsupported-claim flags on the answer (counted per prompt version)
         self._index_version: str | None = None
-        self.timings = Timings()
+        self.timings = Timings(svc.tracing, svc.metrics.steps, request_id, method)
         self.cached_steps: dict[str, float] = {}  # steps answered from a cache, by age (s): the audit trace of hits
         self.conversation = ""  # what keeps a conversation on one arm of a rollout (`choose_prompts` sets it)
         self.arms: list[tuple[ConfigRollout, str]] = []  # config rollouts this request took part in, and its arm
@@ -263,8 +242,11 @@ class Turn:
 
     async def open(self, route: Route, request: ModelRequest, *, buffered: bool) -> RoutedStream:
         """Call the model; from here on an unfinished request is `aborted`, not `rejected`."""
-        with self.timings.step("model"):
+        with self.timings.step("model", route=route.name, buffered=buffered) as span:
             self._stream = await self.svc.router.open(route, request, buffered=buffered, table=self.table)
+            span.set_attributes(
+                {"netops.deployment": self._stream.deployment.name, "netops.attempts": len(self._stream.attempts)}
+            )
         degraded = self._stream.degraded()
         if degraded is not None:
             self.svc.metrics.degraded.labels(route.name, degraded["from"], degraded["to"]).inc()
@@ -273,6 +255,7 @@ class Turn:
     async def settle(self, deployment: Deployment, *, prompt_tokens: int, completion_tokens: int) -> float:
         """Book the actual usage (once); returns the cost in USD."""
         ticket, self._ticket = self._ticket, None
+        self.timings.annotate(**{"netops.prompt_tokens": prompt_tokens, "netops.completion_tokens": completion_tokens})
         return await self.svc.metering.settle(
             ticket, deployment, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens
         )
@@ -282,14 +265,18 @@ class Turn:
     async def complete(self, event: AuditEvent) -> None:
         """The request succeeded: write `event` as its final audit record now, before the answer ends."""
         self._final = event
-        await self.close(200)
+        await self._close(200)
 
     def reject(self, status: int, code: str, detail: str) -> None:
         """A problem response is being sent (called by the one error table)."""
         self._problem = (status, code, detail)
 
     async def close(self, status: int) -> None:
-        """Write the one final event and settle the budget once; idempotent."""
+        """Write the one final event and settle the budget once, then end the request's span; idempotent."""
+        await self._close(status)
+        self._traced()
+
+    async def _close(self, status: int) -> None:
         if self.outcome is not None:
             return
         if self._problem is not None:
@@ -303,7 +290,8 @@ class Turn:
             if event is not None:
                 if self.via and not event.via:
                     event = replace(event, via=self.via)
-                await self.svc.audit.append_async(event)
+                with self.timings.step("audit", kind=event.kind):
+                    await self.svc.audit.append_async(event)
             if self.arms:  # judged by a config rollout's candidate or baseline: count it, maybe roll back
                 blocked = self._problem is not None and self._problem[1] == "guardrail_blocked"
                 await asyncio.to_thread(self._count_arms, blocked=blocked, error=status >= 500)
@@ -313,6 +301,15 @@ class Turn:
                     await asyncio.to_thread(self.svc.rollouts.record, served)
                 elif served.shown:
                     self.svc.rollouts.defer(served)
+
+    def _traced(self) -> None:
+        """End the request's span and count its steps (ids, names and the outcome: no text)."""
+        assert self.outcome is not None
+        o = self.outcome
+        tags: dict[str, str | int] = {"netops.tenant": self.tenant, "http.route": self.route, "netops.code": o.code}
+        tags |= {"netops.event": o.event, "netops.model": self.model, "http.response.status_code": o.status}
+        total_ms = (time.perf_counter() - self._started) * 1000
+        self.timings.finish(total_ms, tags, error=o.status >= 500, gateway=bool(self.model))
 
     def _count_arms(self, *, blocked: bool, error: bool) -> None:
         for rollout, arm in self.arms:

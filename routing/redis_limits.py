@@ -47,7 +47,7 @@ redis.call('EXPIRE', KEYS[1], 300)
 redis.call('HINCRBY', KEYS[2], 'tokens', tokens)
 redis.call('HINCRBY', KEYS[2], 'micro', micro)
 redis.call('EXPIRE', KEYS[2], ttl)
-return {0, 0}
+return {0, 0, spent_t + tokens, spent_m + micro}
 """
 
 _SETTLE = """
@@ -76,12 +76,18 @@ class RedisLimits:
 
     @classmethod
     def connect(cls, url: str, *, prefix: str = "netops:limits") -> RedisLimits:
-        return cls(redis.Redis.from_url(url, socket_timeout=2.0), prefix=prefix)
+        return cls(redis.Redis.from_url(url, socket_timeout=2.0, socket_connect_timeout=1.0), prefix=prefix)
 
     def _keys(self, tenant: str, period_id: str) -> list[str]:
         return [f"{self._prefix}:{tenant}:rate", f"{self._prefix}:{tenant}:budget:{period_id}"]
 
     def reserve(self, tenant: str, *, rpm: int, quota: Quota, tokens: int, micro_usd: int) -> Reservation:
+        return self.reserve_seen(tenant, rpm=rpm, quota=quota, tokens=tokens, micro_usd=micro_usd)[0]
+
+    def reserve_seen(
+        self, tenant: str, *, rpm: int, quota: Quota, tokens: int, micro_usd: int
+    ) -> tuple[Reservation, tuple[int, int]]:
+        """`reserve`, and what the tenant's budget has spent with it (tokens, micro-USD)."""
         period_id, resets_in = period_window(quota.period, self._wall())
         spend = -1 if quota.spend_budget_usd is None else round(quota.spend_budget_usd * 1_000_000)
         args = [
@@ -93,7 +99,7 @@ class RedisLimits:
             spend,
             int(resets_in) + 3600,
         ]
-        status, value = self._reserve(keys=self._keys(tenant, period_id), args=args)
+        status, value, *spent = self._reserve(keys=self._keys(tenant, period_id), args=args)
         if status == 1:
             raise budget_exhausted(tenant, quota, "tokens", resets_in)
         if status == 2:
@@ -102,7 +108,18 @@ class RedisLimits:
             raise over_rpm(tenant, rpm, int(value) / 1000.0)
         if status == 4:
             raise over_tpm(tenant, quota.tpm or 0, int(value) / 1000.0)
-        return Reservation(tenant, period_id, tokens, micro_usd, quota.tpm)
+        return Reservation(tenant, period_id, tokens, micro_usd, quota.tpm), (int(spent[0]), int(spent[1]))
+
+    def book(self, spent: dict[tuple[str, str], tuple[int, int]]) -> None:
+        """Add usage booked elsewhere (tokens, micro-USD per tenant and period id) to the budget counters, in one
+        transaction. A counter this creates expires after 40 days, past any period."""
+        pipe = self._client.pipeline(transaction=True)
+        for (tenant, period_id), (tokens, micro) in spent.items():
+            key = self._keys(tenant, period_id)[1]
+            pipe.hincrby(key, "tokens", tokens)
+            pipe.hincrby(key, "micro", micro)
+            pipe.expire(key, 40 * 86400, nx=True)
+        pipe.execute()
 
     def settle(self, reservation: Reservation, *, tokens: int, micro_usd: int) -> None:
         args = [tokens - reservation.tokens, micro_usd - reservation.micro_usd, reservation.tpm or 0]
@@ -112,6 +129,9 @@ class RedisLimits:
         period_id, _ = period_window(quota.period, self._wall())
         tokens, micro = self._client.hmget(self._keys(tenant, period_id)[1], "tokens", "micro")
         return int(tokens or 0), int(micro or 0)
+
+    def ping(self) -> None:
+        self._client.ping()
 
     def close(self) -> None:
         self._client.close()

@@ -139,3 +139,6 @@ class RoutingSettings(BaseModel):
     max_cooldown_s: float = Field(60.0, gt=0)
     scrape_interval_s: float = Field(5.0, gt=0)
     limits_prefix: str = "netops:limits"
+    # while Redis is unreachable, each process may use this share of every limit (and of what each budget has
+    # left): at most 1 / (replicas x workers) keeps them within the limit together (routing.fallback_limits)
+    limits_fallback_share: float = Field(0.25, gt=0, le=1)

@@ -20,6 +20,7 @@ from gateway.cli.bench_streams import bench_streams
 from gateway.cli.common import fail, settings_of
 from gateway.cli.config import config
 from gateway.cli.evals import bench_retrieval, eval_group
+from gateway.cli.gameday import gameday
 from gateway.cli.guard import bench_guardrails, guard
 from gateway.cli.index import index, search
 from gateway.cli.kill import kill, revive
@@ -98,6 +99,7 @@ cli.add_command(config)
 cli.add_command(kill)
 cli.add_command(revive)
 bench.add_command(bench_slack)
+cli.add_command(gameday)
 
 
 def main() -> None:

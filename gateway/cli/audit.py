@@ -41,8 +41,13 @@ def audit() -> None:
 )
 @click.pass_context
 def audit_verify(ctx: click.Context, checkpoints_file: Path | None) -> None:
-    """Recompute the hash chain and check it against the signed checkpoints; exit 1 and list each finding."""
-    report = _open_log(ctx).verify(checkpoints_file=checkpoints_file)
+    """Append what this data dir's audit spool holds (records written while the store was down), then recompute
+    the hash chain and check it against the signed checkpoints; exit 1 and list each finding."""
+    log = _open_log(ctx)
+    drained = call(log.drain_spool)
+    if drained:
+        click.echo(f"appended {drained} spooled record(s) to the chain first")
+    report = log.verify(checkpoints_file=checkpoints_file)
     if not report.ok:
         _tampered(report)
     anchored = "not anchored (no checkpoint yet)"
@@ -95,12 +100,14 @@ def audit_tail(ctx: click.Context, limit: int, tenant_name: str | None) -> None:
 def _open_log(ctx: click.Context, *, signed: bool = True) -> AuditLog:
     """The audit log, with the data directory's checkpoint key (made on first use) unless `signed=False`."""
     from gateway.audit import AuditLog  # noqa: PLC0415
+    from gateway.audit_spool import AuditSpool  # noqa: PLC0415
     from gateway.checkpoints import Checkpointer  # noqa: PLC0415
     from gateway.db import open_engine  # noqa: PLC0415
 
     settings = settings_of(ctx)
     checkpoints = call(lambda: Checkpointer.in_dir(settings.data_dir)) if signed else None
-    return AuditLog(open_engine(settings.sqlalchemy_url), checkpoints=checkpoints)
+    spool = AuditSpool.in_dir(settings.data_dir)
+    return AuditLog(open_engine(settings.sqlalchemy_url), checkpoints=checkpoints, spool=spool)
 
 
 def _tampered(report: VerifyReport) -> NoReturn:
