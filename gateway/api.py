@@ -27,7 +27,7 @@ from gateway.errors import Forbidden
 from gateway.openapi import body, responses
 from gateway.pipeline import AnswerDelta, AnswerDone, Progress, chat
 from gateway.problems import problem_for
-from gateway.rollout import conversation_key
+from gateway.rollout_model import conversation_key
 from gateway.schemas import (
     ChatCompletion,
     ChatCompletionRequest,

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.deps import read_body, require, services, turn_of
 from gateway.openapi import body, responses
-from gateway.rollout import Mode, Rollout
+from gateway.rollout_model import Mode, Rollout
 from gateway.tenants import Principal, Role
 
 __all__ = ["CanaryRequest", "RolloutView", "router"]

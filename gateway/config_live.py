@@ -19,7 +19,8 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from gateway.config_versions import ConfigRollout, ConfigVersions, Kind
+from gateway.config_model import ConfigRollout, Kind
+from gateway.config_versions import ConfigVersions
 from gateway.errors import GatewayError
 from gateway.kills import Kills, KillSwitches
 from guardrails import Guards, TenantGuards

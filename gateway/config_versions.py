@@ -11,7 +11,8 @@ reason, time, parent); `config_active` names the version in force per (kind, sub
 audited (`config.changed`). The settings file stays the start: the first change records what it had in force as
 version 1 (author `settings`), and a version in the database wins over the file from then on. A rollout
 (`config_rollouts`) serves a candidate to a share of conversations (or some tenants) beside the version in force,
-counted per arm (`config_counters`) and ended automatically by the prompt canaries' rule (`gateway.rollout.judge`).
+counted per arm (`config_counters`) and ended automatically by the prompt canaries' rule
+(`gateway.rollout_model.judge`). The values (versions, rollouts, diffs): `gateway.config_model`.
 
 What a body may hold and how it is judged before it is recorded: `gateway.config_checks`. How every gateway
 process picks versions, rollouts and kill switches up at runtime: `gateway.config_live`.
@@ -20,68 +21,32 @@ process picks versions, rollouts and kill switches up at runtime: `gateway.confi
 from __future__ import annotations
 
 import contextlib
-import difflib
-import enum
-import hashlib
 import json
 import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine, and_, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from gateway.audit import AuditLog
+from gateway.config_model import (
+    ConfigRollout,
+    Kind,
+    Version,
+    canonical,
+    no_rollout,
+    rollout_of,
+    version_of,
+)
 from gateway.db import CONFIG_ACTIVE, CONFIG_COUNTERS, CONFIG_ROLLOUTS, CONFIG_VERSIONS
 from gateway.errors import Conflict, InvalidRequest, NotFound
 from gateway.events import ANONYMOUS, ConfigChanged
-from gateway.rollout import Counters, bucket, judge
+from gateway.rollout_model import Counters, judge
 
-__all__ = ["ConfigRollout", "ConfigVersions", "Kind", "Version", "diff"]
-
-
-class Kind(enum.StrEnum):
-    ROUTES = "routes"
-    POLICY = "policy"
-
-
-@dataclass(frozen=True, slots=True)
-class Version:
-    """One configuration version."""
-
-    id: int
-    kind: Kind
-    subject: str
-    digest: str
-    body: dict[str, Any]
-    author: str
-    reason: str
-    created_at: float
-    parent: int | None
-
-    def summary(self) -> dict[str, object]:
-        return {
-            "id": self.id,
-            "kind": self.kind.value,
-            "subject": self.subject,
-            "digest": self.digest[:12],
-            "author": self.author,
-            "reason": self.reason,
-            "created_at": self.created_at,
-            "parent": self.parent,
-        }
-
-    def text(self) -> list[str]:
-        """The body as stable, diffable lines."""
-        return json.dumps(self.body, indent=2, sort_keys=True).splitlines()
-
-
-def _canonical(body: dict[str, Any]) -> tuple[str, str]:
-    text = json.dumps(body, sort_keys=True, separators=(",", ":"))
-    return text, hashlib.sha256(text.encode()).hexdigest()
+__all__ = ["ConfigVersions"]
 
 
 class ConfigVersions:
@@ -100,14 +65,14 @@ class ConfigVersions:
             .limit(limit)
         )
         with self.engine.connect() as conn:
-            return [_version(r) for r in conn.execute(query).mappings()]
+            return [version_of(r) for r in conn.execute(query).mappings()]
 
     def get(self, version_id: int) -> Version:
         with self.engine.connect() as conn:
             row = conn.execute(select(CONFIG_VERSIONS).where(CONFIG_VERSIONS.c.id == version_id)).mappings().first()
         if row is None:
             raise NotFound(f"no configuration version {version_id}")
-        return _version(row)
+        return version_of(row)
 
     def active(self, kind: Kind, subject: str) -> Version | None:
         ids = self.active_ids()
@@ -141,7 +106,7 @@ class ConfigVersions:
     ) -> Version:
         """A new version, in force from now on (validate it first), or with `activate=False` only recorded (a
         rollout's candidate). The same body as the one in force is refused."""
-        text, digest = _canonical(body)
+        text, digest = canonical(body)
         with self._lock, self.engine.begin() as conn:
             current = conn.execute(
                 select(CONFIG_ACTIVE.c.version)
@@ -151,7 +116,7 @@ class ConfigVersions:
             active = None
             if current is not None:
                 row = conn.execute(select(CONFIG_VERSIONS).where(CONFIG_VERSIONS.c.id == current)).mappings().one()
-                active = _version(row)
+                active = version_of(row)
                 if active.digest == digest:
                     raise Conflict(f"no change: version {active.id} in force has the same content")
             if callable(parent):
@@ -279,13 +244,13 @@ class ConfigVersions:
         """The active rollouts."""
         query = select(CONFIG_ROLLOUTS).where(CONFIG_ROLLOUTS.c.state == "active")
         with self.engine.connect() as conn:
-            return [_rollout(r) for r in conn.execute(query).mappings()]
+            return [rollout_of(r) for r in conn.execute(query).mappings()]
 
     def promote(self, kind: Kind, subject: str, *, author: str, reason: str) -> Version:
         """The rollout's candidate goes in force for everyone."""
         rollout = self.rollout(kind, subject)
         if rollout is None or not self._end(rollout, "promoted", reason):
-            raise Conflict(_no_rollout(kind, subject))
+            raise Conflict(no_rollout(kind, subject))
         with self.engine.begin() as conn:
             conn.execute(
                 update(CONFIG_ACTIVE)
@@ -299,7 +264,7 @@ class ConfigVersions:
         """Stop a rollout: the version in force stays; the candidate serves nothing more."""
         rollout = self.rollout(kind, subject)
         if rollout is None or not self._end(rollout, "rolled_back", reason):
-            raise Conflict(_no_rollout(kind, subject))
+            raise Conflict(no_rollout(kind, subject))
         self._changed(rollout, rollout.baseline, rollout.candidate, author, reason, "rollout_ended")
         return rollout
 
@@ -393,75 +358,3 @@ class ConfigVersions:
                 rollout=rollout,
             )
         )
-
-
-def _no_rollout(kind: Kind, subject: str) -> str:
-    return f"no rollout of {kind.value}{' ' + subject if subject else ''} is running"
-
-
-@dataclass(frozen=True, slots=True)
-class ConfigRollout:
-    """A candidate version beside the one in force: which conversations it serves, and when it gives up."""
-
-    id: str
-    kind: Kind
-    subject: str
-    baseline: int
-    candidate: int
-    share: float
-    tenants: tuple[str, ...] = ()
-    margin: float = 0.1
-    min_requests: int = 20
-
-    def summary(self) -> dict[str, object]:
-        return {
-            "id": self.id,
-            "kind": self.kind.value,
-            "subject": self.subject,
-            "baseline": self.baseline,
-            "candidate": self.candidate,
-            "share": self.share,
-            "tenants": list(self.tenants),
-            "margin": self.margin,
-            "min_requests": self.min_requests,
-        }
-
-    def serves(self, tenant: str, conversation: str) -> bool:
-        """Whether the candidate serves this conversation (sticky for the rollout's life)."""
-        if self.tenants and tenant not in self.tenants:
-            return False
-        return bucket(tenant, conversation, self.id) < self.share
-
-
-def _rollout(row: Any) -> ConfigRollout:
-    return ConfigRollout(
-        str(row["id"]),
-        Kind(row["kind"]),
-        str(row["subject"]),
-        int(row["baseline"]),
-        int(row["candidate"]),
-        float(row["share"]),
-        tuple(json.loads(row["tenants"])),
-        float(row["margin"]),
-        int(row["min_requests"]),
-    )
-
-
-def _version(row: Any) -> Version:
-    return Version(
-        int(row["id"]),
-        Kind(row["kind"]),
-        str(row["subject"]),
-        str(row["digest"]),
-        json.loads(row["body"]),
-        str(row["author"]),
-        str(row["reason"]),
-        float(row["created_at"]),
-        None if row["parent"] is None else int(row["parent"]),
-    )
-
-
-def diff(old: Version, new: Version) -> str:
-    """A unified diff of two versions' bodies."""
-    lines = difflib.unified_diff(old.text(), new.text(), f"version {old.id}", f"version {new.id}", lineterm="")
-    return "\n".join(lines)

@@ -21,7 +21,8 @@ from gateway.cache import Caches
 from gateway.checkpoints import Checkpointer
 from gateway.config_checks import validate_policy, validate_routes
 from gateway.config_live import LiveConfig, guards_with
-from gateway.config_versions import ConfigVersions, Kind
+from gateway.config_model import Kind
+from gateway.config_versions import ConfigVersions
 from gateway.db import health_of, open_engine
 from gateway.kills import KillSwitches, Target
 from gateway.metrics import Metrics

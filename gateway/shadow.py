@@ -24,7 +24,8 @@ from dataclasses import dataclass, replace
 from gateway.audit import AuditLog
 from gateway.events import ShadowAnswered
 from gateway.prompting import PromptSet, build_messages, evidence_message
-from gateway.rollout import Rollouts, Served
+from gateway.rollout import Rollouts
+from gateway.rollout_model import Served
 from guardrails import Blocked, GuardChain, GuardrailError, ScanContext, Stage, Vault
 from retrieval import Hit
 from routing import ModelRequest, Route, Router, RoutingError, StreamEnd, TextDelta

@@ -32,7 +32,7 @@ from typing import TypeVar
 import anyio
 from sqlalchemy.exc import SQLAlchemyError
 
-from gateway.config_versions import ConfigRollout, Kind
+from gateway.config_model import ConfigRollout, Kind
 from gateway.events import (
     ANONYMOUS,
     AuditEvent,
@@ -44,7 +44,7 @@ from gateway.events import (
 from gateway.kills import Target
 from gateway.prompting import PromptSet
 from gateway.ratelimit import Ticket
-from gateway.rollout import Choice, Served
+from gateway.rollout_model import Choice, Served
 from gateway.services import Services
 from gateway.tenants import Principal
 from gateway.tracing import Timings

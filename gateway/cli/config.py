@@ -14,7 +14,8 @@ import yaml
 from gateway.cli.common import audited_engine, author, call, fail, settings_of, split_csv
 
 if TYPE_CHECKING:
-    from gateway.config_versions import ConfigVersions, Kind
+    from gateway.config_model import Kind
+    from gateway.config_versions import ConfigVersions
     from guardrails import TenantGuards
     from routing import RouteTable
 
@@ -27,7 +28,7 @@ def config() -> None:
 
 
 def _subject(kind: str, tenant: str | None) -> tuple[Kind, str]:
-    from gateway.config_versions import Kind  # noqa: PLC0415
+    from gateway.config_model import Kind  # noqa: PLC0415
 
     if kind == "routes":
         if tenant:
@@ -80,7 +81,7 @@ def config_show(ctx: click.Context, version_id: int) -> None:
 @click.pass_context
 def config_diff(ctx: click.Context, old: int, new: int | None) -> None:
     """A unified diff of two versions (NEW defaults to the one in force for OLD's subject)."""
-    from gateway.config_versions import diff  # noqa: PLC0415
+    from gateway.config_model import diff  # noqa: PLC0415
 
     versions = _versions(ctx)
     before = call(lambda: versions.get(old))
@@ -245,7 +246,7 @@ def _read(path: Path) -> dict[str, Any]:
 
 def _routes_in_force(ctx: click.Context, versions: ConfigVersions) -> RouteTable:
     from gateway.config_checks import validate_routes  # noqa: PLC0415
-    from gateway.config_versions import Kind  # noqa: PLC0415
+    from gateway.config_model import Kind  # noqa: PLC0415
     from routing import RouteTable  # noqa: PLC0415
 
     settings = settings_of(ctx)
@@ -257,7 +258,7 @@ def _routes_in_force(ctx: click.Context, versions: ConfigVersions) -> RouteTable
 
 def _policy_in_force(ctx: click.Context, versions: ConfigVersions, subject: str) -> TenantGuards:
     from gateway.config_checks import validate_policy  # noqa: PLC0415
-    from gateway.config_versions import Kind  # noqa: PLC0415
+    from gateway.config_model import Kind  # noqa: PLC0415
     from gateway.services import build_guards  # noqa: PLC0415
 
     settings = settings_of(ctx)
@@ -282,7 +283,7 @@ def _judge(current: TenantGuards, candidate: TenantGuards, *, force: bool) -> No
 def _baseline(ctx: click.Context, versions: ConfigVersions, kind: Kind, subject: str) -> None:
     """Record what the settings put in force as version 1 before the first change (so rollback has a target)."""
     from gateway.config_checks import policy_body, routes_body  # noqa: PLC0415
-    from gateway.config_versions import Kind  # noqa: PLC0415
+    from gateway.config_model import Kind  # noqa: PLC0415
     from guardrails import GuardrailError, read_policy  # noqa: PLC0415
 
     settings = settings_of(ctx)

@@ -15,7 +15,8 @@ from gateway.cli.common import call, fail, settings_of
 
 if TYPE_CHECKING:
     from gateway.prompting import PromptBook
-    from gateway.rollout import Counters, Rollout, Rollouts
+    from gateway.rollout import Rollouts
+    from gateway.rollout_model import Counters, Rollout
 
 T = TypeVar("T")
 
@@ -158,7 +159,7 @@ def prompts_canary(
     min_requests: int | None,
 ) -> None:
     """Start a rollout of a kept VERSION beside the version in force (audited: prompts.rollout_started)."""
-    from gateway.rollout import Mode  # noqa: PLC0415
+    from gateway.rollout_model import Mode  # noqa: PLC0415
 
     scope, ps = _scope(tenant, all_tenants), settings_of(ctx).prompts
     with _rollouts(ctx) as rollouts:
@@ -198,7 +199,7 @@ def prompts_status(ctx: click.Context, tenant: str | None, ended: int) -> None:
 
 
 def _show(r: Rollout, counters: dict[str, Counters], *, header: bool = True) -> None:
-    from gateway.rollout import Counters  # noqa: PLC0415
+    from gateway.rollout_model import Counters  # noqa: PLC0415
 
     if header:
         click.echo(

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from gateway.config_checks import policy_body, routes_body
-from gateway.config_versions import Kind, diff
+from gateway.config_model import Kind, diff
 from guardrails import read_policy
 from routing.table import Deployment, Route
 from tests.conftest import ModelEndpoint, TenantGateway, gateway_settings, one_tenant_gateway

@@ -20,7 +20,8 @@ from gateway.cli import cli
 from gateway.db import open_engine
 from gateway.errors import Conflict, InvalidRequest, NotFound
 from gateway.prompting import PromptBook, PromptSet
-from gateway.rollout import Counters, Mode, Rollout, Rollouts, Served, bucket, conversation_key
+from gateway.rollout import Rollouts
+from gateway.rollout_model import Counters, Mode, Rollout, Served, bucket, conversation_key
 from gateway.settings import PromptSettings
 from tests.conftest import ModelEndpoint, TenantGateway, one_tenant_gateway
 from tests.gateway.test_audit import fresh_pg_database

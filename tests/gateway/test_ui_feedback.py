@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from gateway.rollout import Counters
+from gateway.rollout_model import Counters
 from routing import Deployment, ModelRequest, StreamEnd, TextDelta
 from tests.conftest import TenantGateway, one_tenant_gateway
 from tests.gateway.ui_support import ask, connect, shot
