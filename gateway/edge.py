@@ -28,6 +28,7 @@ __all__ = ["ACCESS_LOG", "Edge", "configure_logging"]
 ACCESS_LOG = logging.getLogger("netops.access")
 _log = logging.getLogger("netops.gateway")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+_READ = (b"cache-control", b"traceparent")  # the request headers the edge reads (ASGI lower-cases names)
 
 
 class Edge:
@@ -46,16 +47,18 @@ class Edge:
         request_id = _request_id(scope)
         path: str = scope["path"]
         client = scope.get("client")
+        wanted = {k: v.decode("latin-1") for k, v in scope["headers"] if k in _READ}
         turn = Turn(
             self.svc,
             request_id,
             scope["method"],
             audited=path.startswith("/v1/"),
             client=client[0] if client else "",
+            traceparent=wanted.get(b"traceparent", ""),
         )
         if turn.audited:
             await self.svc.live.maybe_refresh()  # config versions applied by another process
-        turn.fresh = wants_fresh(next((v.decode("latin-1") for k, v in scope["headers"] if k == b"cache-control"), ""))
+        turn.fresh = wants_fresh(wanted.get(b"cache-control", ""))
         scope.setdefault("state", {}).update(request_id=request_id, turn=turn)
         sent = {"status": 0}
 

@@ -2,7 +2,8 @@
 step, exported over OTLP/HTTP when `tracing.otlp_endpoint` is set; each step's time per request also goes to
 the `netops_step_seconds{step}` histogram and, for model/retrieval/tools, to the `timings_ms` split.
 
-Without an endpoint the tracer is the API's no-op tracer: a step costs a clock read and a dict update.
+A request that arrives with a W3C `traceparent` header continues the caller's trace. Without an endpoint the
+tracer is the API's no-op tracer: a step costs a clock read and a dict update.
 Span attributes carry ids, names and counts only: never prompt text, answers or secrets.
 
 Example:
@@ -26,7 +27,8 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
-from opentelemetry.trace import Span, Status, StatusCode
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from opentelemetry.util.types import AttributeValue
 from prometheus_client import Histogram
 
@@ -35,6 +37,7 @@ from gateway.settings import TracingSettings
 __all__ = ["SPLIT", "Span", "Timings", "Tracing"]
 
 SPLIT = ("model", "retrieval", "tools")  # waits on others; the rest of a request's time is the gateway's own
+_W3C = TraceContextTextMapPropagator()
 
 
 class Tracing:
@@ -83,12 +86,19 @@ def _provider(service_name: str, ratio: float) -> TracerProvider:
 class Timings:
     """Where one request's time went, as spans (children of its `netops.request` span) and per-step totals."""
 
-    def __init__(self, tracing: Tracing, histogram: Histogram, request_id: str, method: str) -> None:
+    def __init__(
+        self, tracing: Tracing, histogram: Histogram, request_id: str, method: str, *, traceparent: str = ""
+    ) -> None:
         self.ms: dict[str, float] = dict.fromkeys(SPLIT, 0.0)
         self._tracer = tracing.tracer
         self._histogram = histogram
+        # a caller's W3C `traceparent` makes this request a child of its span (a malformed one starts a new trace)
+        caller = _W3C.extract({"traceparent": traceparent}) if traceparent else None
         self._root = self._tracer.start_span(
-            "netops.request", attributes={"netops.request_id": request_id, "http.request.method": method}
+            "netops.request",
+            caller,
+            kind=SpanKind.SERVER,
+            attributes={"netops.request_id": request_id, "http.request.method": method},
         )
         self._parent = trace.set_span_in_context(self._root)
         self.finished = False

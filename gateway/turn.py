@@ -96,7 +96,9 @@ class Outcome:
 class Turn:
     """The single owner of one request's state and of its exit (see the module docstring)."""
 
-    def __init__(self, svc: Services, request_id: str, method: str, *, audited: bool, client: str = "") -> None:
+    def __init__(
+        self, svc: Services, request_id: str, method: str, *, audited: bool, client: str = "", traceparent: str = ""
+    ) -> None:
         self.svc = svc
         self.request_id = request_id
         self.method = method
@@ -113,7 +115,7 @@ class Turn:
         self.choice: Choice | None = None  # the prompt version chosen for a chat request (gateway.rollout)
         self.unsupported = 0  # unsupported-claim flags on the answer (counted per prompt version)
         self._index_version: str | None = None
-        self.timings = Timings(svc.tracing, svc.metrics.steps, request_id, method)
+        self.timings = Timings(svc.tracing, svc.metrics.steps, request_id, method, traceparent=traceparent)
         self.cached_steps: dict[str, float] = {}  # steps answered from a cache, by age (s): the audit trace of hits
         self.conversation = ""  # what keeps a conversation on one arm of a rollout (`choose_prompts` sets it)
         self.arms: list[tuple[ConfigRollout, str]] = []  # config rollouts this request took part in, and its arm

@@ -128,3 +128,19 @@ def test_spans_reach_an_otlp_receiver(gw: TenantGateway, receiver: ThreadingHTTP
                     if any(a.key == "netops.request_id" and a.value.string_value == rid for a in span.attributes):
                         trace_id = span.trace_id.hex()
     assert STEPS | {"netops.request"} <= names[trace_id]
+
+
+def test_a_callers_traceparent_is_continued_and_a_malformed_one_ignored(
+    gw: TenantGateway, spans: InMemorySpanExporter
+) -> None:
+    trace_id, parent_id = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+    body = {"model": "netops-assistant", "messages": [{"role": "user", "content": QUESTION}]}
+    for traceparent in (f"00-{trace_id}-{parent_id}-01", "00-not-a-trace-\xff"):
+        spans.clear()
+        headers = {b"authorization": f"Bearer {gw.key}".encode(), b"traceparent": traceparent.encode("latin-1")}
+        response = httpx.post(f"{gw.url}/v1/chat/completions", json=body, headers=headers)
+        assert response.status_code == 200, response.text
+        (root,) = [s for s in spans.get_finished_spans() if s.name == "netops.request"]
+        continued = root.parent is not None and root.parent.span_id == int(parent_id, 16)
+        assert continued == traceparent.startswith(f"00-{trace_id}")
+        assert (format(root.context.trace_id, "032x") == trace_id) == continued
