@@ -107,6 +107,7 @@ _BUILTINS = (
     "guardrails.injection",
     "guardrails.output",
     "guardrails.topic",
+    "guardrails.remote",
 )
 
 

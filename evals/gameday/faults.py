@@ -1,7 +1,8 @@
 """An OpenAI-compatible upstream whose behaviour per deployment is switched at runtime: the gameday's fault injector.
 
 Each deployment is a path prefix on one server (`http://127.0.0.1:P/<deployment>/v1`), so the gateway sees
-distinct backends and the server counts which one served each request. Modes:
+distinct backends and the server counts which one served each request; `POST /<name>/scan` is a moderation
+service for the `remote` guardrail scanner, switched the same way. Modes:
 
     ok          a fixed short answer, JSON or SSE, after `base_delay_s`
     dead        503 on every path (the gateway's /readyz probe sees it too)
@@ -115,10 +116,19 @@ class FaultUpstream:
                 return StreamingResponse(_sse(), media_type="text/event-stream")
             return JSONResponse(_completion())
 
+        async def scan(request: Request) -> Response:
+            """A moderation service for the `remote` guardrail scanner: never flags; dead is 503, slow waits."""
+            spec = self.spec(request.path_params["dep"])
+            if spec.fault is Fault.DEAD:
+                return JSONResponse({"error": "down"}, status_code=503)
+            await asyncio.sleep(self._delay(spec))
+            return JSONResponse({"flagged": False, "score": 0.0})
+
         return Starlette(
             routes=[
                 Route("/{dep}/v1/models", models, methods=["GET"]),
                 Route("/{dep}/v1/chat/completions", chat, methods=["POST"]),
+                Route("/{dep}/scan", scan, methods=["POST"]),
             ]
         )
 
