@@ -27,6 +27,7 @@ from gateway.services import Services
 from gateway.steps import invoke_audited
 from guardrails import Action as ScanAction
 from tools import Action, ToolContext, ToolError
+from tools.approvals import ran_for
 
 __all__ = ["router"]
 
@@ -85,7 +86,7 @@ async def approve(action_id: str, request: Request, who: Caller) -> dict[str, An
         await _audit(svc, _decided(ctx, action_id, "approve", exc.code, None))
         raise
     await _audit(svc, _decided(ctx, action_id, "approve", action.status, action))
-    if action.status in ("executed", "failed"):
+    if ran_for(action, who.key_id):  # this approval ran it (another replica's re-read must not record it twice)
         svc.caches.changed(who.tenant)
         await _audit(svc, _executed(ctx, action))
     return action.public()

@@ -8,8 +8,10 @@ is proposed) and the state of its target read from the device at that moment (`b
 sees what will change and from what.
 
 Every transition is one conditional UPDATE (`WHERE status = 'pending'`), so two racing approvals, or a
-replayed one, can never run an action twice. An approver must hold role `approver` or `admin`, must not be
-the key that proposed it, and counts once (the two-person rule needs two distinct keys).
+replayed one, can never run an action twice; the one that loses re-reads the action and, if it is still pending
+(another key's approval of a two-person action landed first), adds its own on top, so no approval is lost.
+An approver must hold role `approver` or `admin`, must not be the key that proposed it, and counts once (the
+two-person rule needs two distinct keys).
 
 Example:
     approvals = Approvals(engine, devices)
@@ -42,12 +44,13 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.exc import IntegrityError, ProgrammingError
 
 from tools.devices import Devices
 from tools.errors import ActionNotFound, ActionNotPending, ApprovalRefused, ToolError
 from tools.registry import Risk, ToolContext
 
-__all__ = ["APPROVER_ROLES", "Action", "Approvals", "Plan"]
+__all__ = ["APPROVER_ROLES", "Action", "Approvals", "Plan", "ran_for"]
 
 APPROVER_ROLES = frozenset({"approver", "admin"})
 _META = MetaData()
@@ -76,6 +79,7 @@ ACTIONS = Table(
     Column("before_state", Text, nullable=True),  # JSON: the target's state read from the device when proposed
 )
 _ADDED_COLUMNS = ("commands", "before_state")  # absent from tables created by earlier versions
+_RACES = 8  # re-reads after a lost race: each loss is another key's approval, and at most 5 are required
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,7 +146,7 @@ class Approvals:
     def __init__(self, engine: Engine, devices: Devices) -> None:
         self._engine = engine
         self._devices = devices
-        _META.create_all(engine)
+        _create_table(engine)
         _add_missing_columns(engine)
 
     def propose(self, ctx: ToolContext, plan: Plan) -> Action:
@@ -197,25 +201,30 @@ class Approvals:
         """Add one approval; when enough distinct approvers agree, run the action once and record its result.
         Database work runs off the event loop."""
         action = await asyncio.to_thread(self._add_approval, tenant, action_id, key_id, role)
-        if action.status != "executing":
+        if not _decided_by(action, key_id):  # still pending, or another key's approval made it run
             return action
         return await self._execute(action)
 
     def _add_approval(self, tenant: str, action_id: str, key_id: str, role: str) -> Action:
-        action = self._check_decidable(tenant, action_id, key_id, role)
-        if key_id in action.approvals:
-            raise ApprovalRefused(f"key {key_id} has already approved action {action_id}")
-        approvals = [*action.approvals, key_id]
-        status = "executing" if len(approvals) >= action.required else "pending"
-        values: dict[str, Any] = {"approvals": json.dumps(approvals), "status": status}
-        self._transition(action, values, expect_approvals=action.approvals)
-        return self.get(tenant, action_id)
+        for _ in range(_RACES):  # lost to a concurrent approval: re-read, and approve on top if still pending
+            action = self._check_decidable(tenant, action_id, key_id, role)
+            if key_id in action.approvals:
+                raise ApprovalRefused(f"key {key_id} has already approved action {action_id}")
+            approvals = [*action.approvals, key_id]
+            status = "executing" if len(approvals) >= action.required else "pending"
+            values: dict[str, Any] = {"approvals": json.dumps(approvals), "status": status}
+            if self._transition(action, values, expect_approvals=action.approvals):
+                return self.get(tenant, action_id)
+        raise ActionNotPending(f"action {action_id} kept changing concurrently; it was not approved")
 
     def deny(self, tenant: str, action_id: str, *, key_id: str, role: str) -> Action:
         """Refuse the action: it can never run."""
-        action = self._check_decidable(tenant, action_id, key_id, role)
-        self._transition(action, {"status": "denied", "decided_at": time.time()}, expect_approvals=action.approvals)
-        return self.get(tenant, action_id)
+        for _ in range(_RACES):  # lost to a concurrent partial approval: re-read, and deny if still pending
+            action = self._check_decidable(tenant, action_id, key_id, role)
+            values: dict[str, Any] = {"status": "denied", "decided_at": time.time()}
+            if self._transition(action, values, expect_approvals=action.approvals):
+                return self.get(tenant, action_id)
+        raise ActionNotPending(f"action {action_id} kept changing concurrently; it was not denied")
 
     def _check_decidable(self, tenant: str, action_id: str, key_id: str, role: str) -> Action:
         if role not in APPROVER_ROLES:
@@ -230,15 +239,16 @@ class Approvals:
             raise ApprovalRefused("the key that proposed an action may not approve or deny it")
         return action
 
-    def _transition(self, action: Action, values: dict[str, Any], *, expect_approvals: tuple[str, ...]) -> None:
+    def _transition(self, action: Action, values: dict[str, Any], *, expect_approvals: tuple[str, ...]) -> bool:
+        """Apply `values` only if the action is still pending with exactly `expect_approvals`; False if another
+        approval or decision got there first (the caller re-reads: nothing ran twice, nothing was lost)."""
         query = update(ACTIONS).where(
             ACTIONS.c.id == action.id,
             ACTIONS.c.status == "pending",
             ACTIONS.c.approvals == json.dumps(list(expect_approvals)),
         )
         with self._engine.begin() as conn:
-            if conn.execute(query.values(**values)).rowcount != 1:
-                raise ActionNotPending(f"action {action.id} changed concurrently; it was not approved twice")
+            return int(conn.execute(query.values(**values)).rowcount) == 1
 
     def _set(self, action_id: str, values: dict[str, Any], *, only_if: str) -> int:
         query = update(ACTIONS).where(ACTIONS.c.id == action_id, ACTIONS.c.status == only_if).values(**values)
@@ -262,7 +272,35 @@ class Approvals:
             status, result = "executed", output.strip() or "ok"
         except ToolError as exc:
             status, result = "failed", exc.detail
+        except Exception as exc:  # noqa: BLE001 - never leave an action `executing`: it could not be retried or denied
+            status, result = "failed", f"the change could not be run ({type(exc).__name__})"
         return await asyncio.to_thread(self._finish, action, status, result)
+
+
+def _decided_by(action: Action, key_id: str) -> bool:
+    """Whether `key_id`'s approval is the one that made the action run: the last approval of an executing action.
+    Approvals change only while pending and a key counts once, so exactly one approver sees True; `status ==
+    "executing"` alone would also hold for an earlier approver whose re-read lands after the deciding one."""
+    return action.status == "executing" and action.approvals[-1:] == (key_id,)
+
+
+def ran_for(action: Action, key_id: str) -> bool:
+    """Whether this key's approval is the one the action ran on (it is `executed` or `failed` and the key decided
+    it): what tells the approver whose call ran the change apart from one whose re-read saw it done."""
+    return action.status in ("executed", "failed") and action.approvals[-1:] == (key_id,)
+
+
+def _create_table(engine: Engine) -> None:
+    """`create_all`, tolerating replicas that start together on a fresh PostgreSQL (the loser of a racing CREATE
+    TABLE fails on the catalog's unique index; once the winner is done, retry), as `gateway.db` does."""
+    for attempt in range(5):
+        try:
+            _META.create_all(engine)
+            return
+        except (IntegrityError, ProgrammingError):
+            if attempt == 4:
+                raise
+            time.sleep(0.2 * (attempt + 1))
 
 
 def _action(row: Any) -> Action:
