@@ -2,11 +2,12 @@
 // Model output is data: it is only ever inserted with textContent, never as HTML.
 //
 // Modules: util.js (helpers), store.js (conversations in localStorage), chat.js (the SSE stream),
-// render.js (an answer: checks, findings, prose, sources), actions.js (pending actions), panels.js
-// (runbook section, device strip, theme).
+// render.js (an answer: checks, findings, prose, sources), actions.js (pending actions), kills.js (the
+// kill-switch banner, and an operator's switch panel), panels.js (runbook section, device strip, theme).
 
 import { ActionsPanel } from "./actions.js";
 import { streamChat } from "./chat.js";
+import { KillSwitches } from "./kills.js";
 import { DeviceStrip, closeSource, initTheme, openSource } from "./panels.js";
 import { AnswerView, plainItem } from "./render.js";
 import { Conversations, compact, history } from "./store.js";
@@ -16,6 +17,7 @@ const KEY_SLOT = "netops-key";
 const state = { key: "", store: null, conversation: null, controller: null, deleted: new Set() };
 const actions = new ActionsPanel(() => state.key);
 const devices = new DeviceStrip();
+const kills = new KillSwitches(() => state.key);
 const showSource = (citation, opener) => openSource(state.key, citation, opener);
 
 // -- connecting ---------------------------------------------------------------------------------------------
@@ -38,6 +40,7 @@ async function connect(key) {
   $("send").disabled = false;
   devices.start(key);
   actions.start();
+  kills.start();
 }
 
 // -- conversations ------------------------------------------------------------------------------------------
@@ -123,6 +126,7 @@ async function ask(event) {
   if (message.role === "assistant" && message.request_id) view.rateWith((rating) => rate(message, rating));
   if (!state.deleted.has(conversation.id)) state.store.save(conversation); // kept once answered, never before
   listConversations();
+  kills.refresh(); // a refusal or a degraded answer may be a switch just thrown
   const netops = message.netops || {};
   if ((netops.tools || []).length || (netops.confirmation_required || []).length) actions.refresh();
 }
