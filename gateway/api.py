@@ -42,6 +42,7 @@ from gateway.steps import retrieve
 from gateway.tenants import Role
 from gateway.turn import Turn
 from guardrails import GuardrailError, ScanContext, Stage
+from retrieval import Drift, SourceWatch, judge
 from routing.fallback_limits import FallbackLimits
 
 __all__ = ["router"]
@@ -197,8 +198,15 @@ async def readyz(request: Request) -> JSONResponse:
     routes with a deployment down; or Redis is down and this process keeps a local share of each limit
     (`checks.limits`); or the state store is down for less than `snapshot_max_age_s`, and this
     replica serves known keys from its snapshot and spools audit records (`checks.store`: `down_for_s`,
-    `spooled`). `not_ready` (503): the store has been down longer, or the index is down, or some route has no
-    deployment left; `routes` names which. A probe that finds the store back appends the spooled records."""
+    `spooled`); or the index is stale (`checks.index`: `stale` true, with `ok` still true: this replica answers
+    from the live version, so it stays in the load balancer, but an operator should rebuild: `netops index build
+    --promote`). `not_ready` (503): the store has been down longer, or the index is down, or some route has no
+    deployment left; `routes` names which. A probe that finds the store back appends the spooled records.
+
+    `checks.index`: `version`, `chunks`, `built_at` (the live version's build time, UTC), `age_s`, `stale`, and
+    `drift` (counts of files `added`, `changed`, `removed` under `retrieval.sources` since that build; null when
+    the version recorded no sources); stale means drift, or older than `retrieval.max_index_age_s` if set. The
+    source folders are compared at most once per `retrieval.sources_check_ttl_s` (`retrieval.freshness`)."""
     svc = services(request)
     checks: dict[str, dict[str, Any]] = {}
     async with httpx.AsyncClient(timeout=2.0) as client:
@@ -209,13 +217,7 @@ async def readyz(request: Request) -> JSONResponse:
     if isinstance(limits, FallbackLimits):  # Redis: while it is down, each process serves a local share
         redis_down = await asyncio.to_thread(limits.check)
         checks["limits"] = {"ok": not redis_down, "down_for_s": round(redis_down, 1), "local_share": limits.share}
-    status = await asyncio.to_thread(svc.retriever.status)
-    checks["index"] = {
-        "ok": status.ready,
-        "version": status.version,
-        "chunks": status.chunks,
-        "detail": status.detail,
-    }
+    checks["index"] = await asyncio.to_thread(_index_check, svc, _source_watch(request, svc))
     table = svc.router.table
     routes: dict[str, dict[str, Any]] = {}
     for name, route in table.routes.items():
@@ -228,7 +230,8 @@ async def readyz(request: Request) -> JSONResponse:
         and checks["index"]["ok"]
         and all(r["ok"] for r in routes.values())
     )
-    state = "ready" if all(c["ok"] for c in checks.values()) else "degraded" if serving else "not_ready"
+    everything = all(c["ok"] for c in checks.values()) and not checks["index"]["stale"]
+    state = "ready" if everything else "degraded" if serving else "not_ready"
     body = {
         "status": state,
         "routes": routes,
@@ -246,6 +249,33 @@ async def _probe_model(client: httpx.AsyncClient, base_url: str | None) -> dict[
         return {"ok": response.status_code == 200, "url": base_url, "status": response.status_code}
     except httpx.HTTPError as exc:
         return {"ok": False, "url": base_url, "error": type(exc).__name__}
+
+
+def _source_watch(request: Request, svc: Services) -> SourceWatch:
+    """This app's watch over the configured runbook sources (made on the first probe, kept for its cache)."""
+    watch: SourceWatch | None = getattr(request.app.state, "source_watch", None)
+    if watch is None:
+        r = svc.settings.retrieval
+        watch = request.app.state.source_watch = SourceWatch(r.sources, ttl_s=r.sources_check_ttl_s)
+    return watch
+
+
+def _index_check(svc: Services, watch: SourceWatch) -> dict[str, Any]:
+    """The live index version, its age and whether it is stale; sets the index gauges."""
+    status = svc.retriever.status()
+    fresh = judge(status, watch, max_age_s=svc.settings.retrieval.max_index_age_s, now=time.time())
+    m = svc.metrics
+    m.index_age.set(fresh.age_s or 0.0)
+    m.index_stale.set(1 if fresh.stale else 0)
+    for change, n in (fresh.drift or Drift()).counts().items():
+        m.index_drift.labels(change=change).set(n)
+    return {
+        "ok": status.ready,
+        "version": status.version,
+        "chunks": status.chunks,
+        "detail": status.detail or fresh.reason,
+        **fresh.as_dict(),
+    }
 
 
 def _store_check(svc: Services) -> dict[str, Any]:

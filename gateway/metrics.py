@@ -37,6 +37,20 @@ class Metrics:
         self.audit_spooled = Gauge(
             "netops_audit_spooled", "Audit records in this process's spool, waiting for the store", registry=r
         )
+        self.index_age = Gauge(
+            "netops_index_age_seconds", "Age of the live runbook index version (set by each /readyz probe)", registry=r
+        )
+        self.index_stale = Gauge(
+            "netops_index_stale",
+            "1 when the live index version is stale: its sources drifted or it is over retrieval.max_index_age_s",
+            registry=r,
+        )
+        self.index_drift = Gauge(
+            "netops_index_drift_files",
+            "Files under the configured sources added, changed or removed since the live version was built",
+            ["change"],
+            registry=r,
+        )
         self.tokens = Counter("netops_tokens_total", "Model tokens", ["tenant", "deployment", "kind"], registry=r)
         self.cost = Counter("netops_cost_usd_total", "Model spend in USD", ["tenant", "deployment"], registry=r)
         self.tool_calls = Counter("netops_tool_calls_total", "Tool calls", ["tool", "outcome"], registry=r)

@@ -95,6 +95,9 @@ class RetrievalSettings(_Strict):
     gate_tolerance: float = Field(0.02, ge=0.0, le=1.0)
     gate_floor: float = Field(0.5, ge=0.0, le=1.0)  # recall@5 a first version must reach (nothing live to compare)
     gate_coverage: float = Field(0.9, ge=0.0, le=1.0)  # share of eval cases whose runbook must be in the index
+    # staleness (/readyz checks.index, retrieval.freshness): the sources compared with the live version's record
+    sources_check_ttl_s: float = Field(5.0, ge=0.0)  # how long one comparison answers the probes
+    max_index_age_s: float | None = Field(None, gt=0.0)  # older than this counts stale even without drift
 
 
 class PromptSettings(_Strict):

@@ -13,7 +13,9 @@ from retrieval.errors import (
     UnknownVersion,
 )
 from retrieval.evaluation import EvalCase, EvalGate, GateReport, Scores, evaluate, load_cases
+from retrieval.freshness import Drift, Freshness, SourceWatch, judge
 from retrieval.index import MODES, Hit, IndexStatus, Retriever, RunbookIndex, VersionInfo
+from retrieval.sources import SourceRecord
 from retrieval.versions import Manifest, VersionDiff
 
 __all__ = [
@@ -22,10 +24,12 @@ __all__ = [
     "SENSITIVITY",
     "Chunk",
     "Corpus",
+    "Drift",
     "Embedder",
     "EvalCase",
     "EvalGate",
     "EvalSetMismatch",
+    "Freshness",
     "GateReport",
     "Hit",
     "IndexStatus",
@@ -41,12 +45,15 @@ __all__ = [
     "Retriever",
     "RunbookIndex",
     "Scores",
+    "SourceRecord",
+    "SourceWatch",
     "UnknownVersion",
     "VectorStore",
     "VersionDiff",
     "VersionInfo",
     "chunk_markdown",
     "evaluate",
+    "judge",
     "load_cases",
     "load_chunks",
     "open_store",

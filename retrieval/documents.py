@@ -5,11 +5,12 @@ YAML front matter or a sidecar `<file>.meta.yaml` (the sidecar wins): `tenant` (
 `sensitivity` (`public` < `internal` < `confidential` < `restricted`, default `public`), `tags`, `owner`.
 A chunk's `path` is relative to the parent of the source folder, so `shared/data/runbooks/x/y.md`
 is cited as `runbooks/x/y.md`. A file that cannot be read or parsed is rejected with a reason; the
-scan carries on.
+scan carries on. The corpus also records every file read, stamped (`retrieval.sources.SourceRecord`), so that a
+version can later tell whether its sources have changed since (`retrieval.freshness`).
 
 Example:
     corpus = scan([Path("infra/demo/runbooks")], max_chars=1200)
-    corpus.chunks, corpus.documents, corpus.rejected
+    corpus.chunks, corpus.documents, corpus.rejected, corpus.sources
 """
 
 from __future__ import annotations
@@ -22,12 +23,12 @@ from pathlib import Path
 
 import yaml
 
-from retrieval.formats import SUFFIXES, to_markdown
+from retrieval.formats import to_markdown
+from retrieval.sources import SIDECAR, FileStamp, SourceRecord, documents_in, stamp, stat_of
 
 __all__ = ["SENSITIVITY", "Chunk", "Corpus", "Rejected", "chunk_markdown", "load_chunks", "scan"]
 
 SENSITIVITY = ("public", "internal", "confidential", "restricted")
-SIDECAR = ".meta.yaml"
 _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 _FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.DOTALL)
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
@@ -82,11 +83,13 @@ class Rejected:
 
 @dataclass(frozen=True, slots=True)
 class Corpus:
-    """The result of scanning source folders: chunks, per-document checksums, rejected files."""
+    """The result of scanning source folders: chunks, per-document checksums, rejected files, and the stamps of
+    the files read (None for a corpus not scanned from folders)."""
 
     chunks: tuple[Chunk, ...]
     documents: dict[str, str]
     rejected: tuple[Rejected, ...] = ()
+    sources: SourceRecord | None = None
 
 
 class _Unusable(Exception):
@@ -95,16 +98,19 @@ class _Unusable(Exception):
 
 def scan(sources: Iterable[Path], *, max_chars: int, progress: Progress | None = None) -> Corpus:
     """Every chunk of every runbook under `sources`, in a stable order; missing folders are skipped."""
-    files = [(source, f) for source in sources if source.is_dir() for f in _files(source)]
+    folders = [source for source in sources if source.is_dir()]
+    files = [(source, f) for source in folders for f in documents_in(source)]
     chunks: list[Chunk] = []
     documents: dict[str, str] = {}
     rejected: list[Rejected] = []
+    stamps: dict[str, FileStamp] = {}
     for done, (source, file) in enumerate(files, start=1):
         relative = file.relative_to(source.parent).as_posix()
         try:
-            raw = file.read_bytes()
+            raw = _read(file, relative, stamps)
             sidecar = file.with_name(file.name + SIDECAR)
-            extra = _yaml_mapping(sidecar.read_text(encoding="utf-8")) if sidecar.is_file() else {}
+            side = _read(sidecar, f"{relative}{SIDECAR}", stamps) if sidecar.is_file() else None
+            extra = _yaml_mapping(side.decode("utf-8")) if side is not None else {}
             text = to_markdown(raw.decode("utf-8"), file.suffix.lower())
             found = list(chunk_markdown(text, relative, max_chars=max_chars, meta=extra))
         except (OSError, UnicodeDecodeError, yaml.YAMLError, _Unusable) as exc:
@@ -115,7 +121,20 @@ def scan(sources: Iterable[Path], *, max_chars: int, progress: Progress | None =
                 chunks.extend(found)
         if progress is not None:
             progress(done, len(files), relative)
-    return Corpus(tuple(chunks), documents, tuple(rejected))
+    record = SourceRecord(tuple(str(f.resolve()) for f in folders), stamps)
+    return Corpus(tuple(chunks), documents, tuple(rejected), record)
+
+
+def _read(path: Path, key: str, stamps: dict[str, FileStamp]) -> bytes:
+    """The file's bytes, its stamp recorded under `key`: stat first, then the digest of what was read."""
+    before = stat_of(path)
+    try:
+        data = path.read_bytes()
+    except OSError:
+        stamps[key] = stamp(before, None)
+        raise
+    stamps[key] = stamp(before, data)
+    return data
 
 
 def load_chunks(sources: Iterable[Path], *, max_chars: int) -> Iterator[Chunk]:
@@ -150,12 +169,6 @@ def _title(info: dict[str, object], body: str, path: str) -> str:
     first = next((m.group(2) for line in body.splitlines() if (m := _HEADING.match(line))), None)
     raw = str(info.get("title") or first or Path(path).stem)
     return " ".join(_CAMEL.sub(" ", raw).replace("_", " ").replace("-", " ").split())
-
-
-def _files(source: Path) -> list[Path]:
-    return sorted(
-        p for p in source.rglob("*") if p.suffix.lower() in SUFFIXES and p.is_file() and not p.name.endswith(SIDECAR)
-    )
 
 
 def _reason(exc: Exception) -> str:

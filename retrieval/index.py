@@ -25,6 +25,7 @@ from retrieval.documents import SENSITIVITY, Corpus
 from retrieval.embedder import Embedder
 from retrieval.errors import IndexUnavailable, InvalidQuery, NothingToRollBack, PromoteRefused, UnknownVersion
 from retrieval.lexical import bm25_vector, query_vector, tokens
+from retrieval.sources import SourceRecord
 from retrieval.versions import Manifest, VersionDiff, collection_name, diff_manifests, version_number
 
 if TYPE_CHECKING:
@@ -58,12 +59,16 @@ class Hit:
 
 @dataclass(frozen=True, slots=True)
 class IndexStatus:
-    """Whether the index can answer, and what it holds."""
+    """Whether the index can answer, what it holds, when the live version was built (`built_at`, ISO 8601 UTC)
+    and what it read from its sources (None: built before sources were recorded). Whether that is stale is for
+    `retrieval.freshness` to judge against the configured sources."""
 
     ready: bool
     version: str
     chunks: int
     detail: str = ""
+    built_at: str = ""
+    sources: SourceRecord | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +132,9 @@ class RunbookIndex:
         live = self.live()
         if live is None or not self._store.exists(live):
             return IndexStatus(False, "", 0, "no index promoted; run `netops index build` then `netops index promote`")
-        return IndexStatus(True, live, self._store.count(live))
+        manifest = Manifest.from_dict(self._store.metadata(live))
+        record = SourceRecord.from_dict(manifest.sources)
+        return IndexStatus(True, live, self._store.count(live), built_at=manifest.created_at, sources=record)
 
     def search(
         self,
@@ -285,4 +292,5 @@ class RunbookIndex:
             reused=reused,
             parent=parent,
             rejected=[{"path": r.path, "reason": r.reason} for r in corpus.rejected],
+            sources=corpus.sources.to_dict() if corpus.sources is not None else {},
         )

@@ -2,7 +2,9 @@
 
 A version of index `runbooks` is the collection `runbooks-v<N>`; its manifest (stored as the collection's
 metadata, so it travels with it to a Qdrant server) records the documents and their checksums, the
-embedder and chunker settings, the build time and the counts. Versions are never modified once complete.
+embedder and chunker settings, the build time and the counts, and the source folders with every file read there,
+stamped (`sources`: `retrieval.sources.SourceRecord`; empty for versions built before it was recorded).
+Versions are never modified once complete.
 
 Example:
     manifest = Manifest.from_dict(store.metadata("runbooks-v3"))
@@ -48,6 +50,7 @@ class Manifest:
     parent: str | None = None
     rejected: list[dict[str, str]] = field(default_factory=list)
     complete: bool = False
+    sources: dict[str, Any] = field(default_factory=dict)  # SourceRecord.to_dict(): roots and file stamps
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

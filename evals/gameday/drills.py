@@ -2,6 +2,7 @@
 
 A drill returns a `DrillResult`: its expected behaviour, what was observed, `passed` (True, False, or None when
 the platform offers no way to run it: "not covered", with what is missing) and figures (counts, latencies).
+The index drill (`stale_index`) lives in `evals.gameday.index_drill`.
 
 Example:
     result = DRILLS["malformed_stream"].run(platform, PROFILES["short"])
@@ -13,40 +14,18 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
 from evals.gameday.faults import Fault
-from evals.gameday.platform import ROUTE, Platform
+from evals.gameday.index_drill import stale_index
+from evals.gameday.platform import MODERATION, ROUTE, Platform
+from evals.gameday.results import PROFILES, DrillResult, Profile
 from routing.signals import percentile
 
 __all__ = ["DRILLS", "PROFILES", "Drill", "DrillResult", "Profile"]
-
-
-@dataclass(frozen=True, slots=True)
-class Profile:
-    """How hard the drills push: requests per phase."""
-
-    name: str
-    requests: int
-
-
-PROFILES = {"short": Profile("short", 12), "full": Profile("full", 200)}
-
-
-@dataclass(frozen=True, slots=True)
-class DrillResult:
-    name: str
-    expected: str
-    observed: str
-    passed: bool | None  # None: not covered
-    figures: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def verdict(self) -> str:
-        return {True: "pass", False: "FAIL", None: "not covered"}[self.passed]
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,23 +215,30 @@ def guardrail_slow(p: Platform, prof: Profile) -> DrillResult:
     return DrillResult(
         "guardrail_slow",
         "a scanner slower than its policy's timeout (tenant gd-guard: timeout_ms 1) fails closed: 503 "
-        "guardrail_timeout. Scanner *down* is not covered: the guardrails package has no injection point "
-        "(a scanner that raises) reachable without code",
+        "guardrail_timeout",
         f"{_codes(replies)}",
         passed,
         {"codes": _codes(replies)},
     )
 
 
-def stale_index(p: Platform, prof: Profile) -> DrillResult:
-    ready = httpx.get(f"{p.url}/readyz", timeout=10).json()["checks"]["index"]
+def guardrail_down(p: Platform, prof: Profile) -> DrillResult:
+    before = [ask(p, "gd-scan") for _ in range(2)]
+    p.faults.set(MODERATION, Fault.DEAD)
+    down = [ask(p, "gd-scan") for _ in range(max(3, prof.requests // 4))]
+    others = [ask(p) for _ in range(2)]  # tenants whose policy does not ask it are unaffected
+    p.faults.set(MODERATION, Fault.OK)
+    after = [ask(p, "gd-scan") for _ in range(2)]
+    passed = all(r.status == 200 for r in [*before, *others, *after]) and all(
+        (r.status, r.code) == (503, "guardrail_failed") for r in down
+    )
     return DrillResult(
-        "stale_index",
-        "a stale index is visible to operators (its age or drift from its sources) and flagged",
-        f"not covered: /readyz reports only version {ready.get('version')!r} and {ready.get('chunks')} chunks, "
-        "no build time or drift from the runbook sources; nothing to observe staleness by",
-        None,
-        {"index": ready},
+        "guardrail_down",
+        "the moderation service a tenant's policy asks (a `remote` scanner) goes down: that tenant's requests "
+        "fail closed with 503 guardrail_failed, other tenants are unaffected, and answers resume once it is back",
+        f"before {_codes(before)}; service down {_codes(down)}, other tenant {_codes(others)}; back {_codes(after)}",
+        passed,
+        {"down": _codes(down), "others": _codes(others), "after": _codes(after)},
     )
 
 
@@ -379,6 +365,7 @@ DRILLS = {
         Drill("budget_exhausted", budget_exhausted),
         Drill("kill_switch", kill_switch),
         Drill("guardrail_slow", guardrail_slow),
+        Drill("guardrail_down", guardrail_down),
         Drill("stale_index", stale_index),
         Drill("postgres_down", postgres_down),
         Drill("redis_down", redis_down),

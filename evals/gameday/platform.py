@@ -4,9 +4,11 @@ A temp data dir, a PostgreSQL cluster and a Redis server of its own (`evals.game
 in-process limits when the PostgreSQL binaries are missing), the fault upstream as two deployments (`primary`,
 `fallback`) of one route (`gameday`, policy `ordered`, no retries), tenants and keys made with the `netops` CLI,
 then `netops serve --no-model-server --workers 1` as a subprocess on a free port (or several replicas, each with
-its own data dir and the shared audit key, on the same PostgreSQL and Redis), waited for on /readyz. Tenants:
+its own data dir and the shared audit key, on the same PostgreSQL and Redis), waited for on /readyz. The index is
+built on first start from `<dir>/runbooks` (one runbook, `bgp.md`; `Platform.runbooks`). Tenants:
 `gd` (unlimited; a second key, `gd-unseen`, is never used before the PostgreSQL drill), `gd-budget` (a token
-budget of `BUDGET_TOKENS` a day) and `gd-guard` (a guardrail policy whose `timeout_ms` is 1 ms).
+budget of `BUDGET_TOKENS` a day), `gd-guard` (a guardrail policy whose `timeout_ms` is 1 ms) and `gd-scan` (the
+default policy plus a `remote` scanner asking the fault upstream's moderation endpoint, `MODERATION`).
 """
 
 from __future__ import annotations
@@ -30,9 +32,10 @@ from evals.gameday.stores import OwnedPostgres, OwnedRedis, postgres_bin
 from gateway.checkpoints import KEY_FILE, AuditKey
 from gateway.local import free_port
 
-__all__ = ["BUDGET_TOKENS", "ROUTE", "Platform", "Sandbox"]
+__all__ = ["BUDGET_TOKENS", "MODERATION", "ROUTE", "Platform", "Sandbox"]
 
 ROUTE = "gameday"
+MODERATION = "moderation"  # the fault upstream's name for the moderation service the `gd-scan` policy asks
 BUDGET_TOKENS = 700
 _REPO = Path(__file__).resolve().parents[2]
 
@@ -49,6 +52,7 @@ class Platform:
     postgres: OwnedPostgres | None = None
     redis: OwnedRedis | None = None
     urls: list[str] = field(default_factory=list)  # every replica's
+    runbooks: Path | None = None  # the folder the gateway's index is built from (`retrieval.sources`)
 
     def netops(self, *args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
         """Run `netops --config <sandbox> ARGS` (the operator's way to change the platform)."""
@@ -63,6 +67,7 @@ class Sandbox:
         self.dir = Path(tempfile.mkdtemp(prefix="netops-gameday-"))
         self.replicas = replicas
         self.faults = FaultUpstream()
+        self.moderation_url = f"{self.faults.url}/{MODERATION}/scan"
         self._procs: list[subprocess.Popen[bytes]] = []
         self._logs: list[IO[bytes]] = []
         self._stores = contextlib.ExitStack()
@@ -77,8 +82,8 @@ class Sandbox:
             raise RuntimeError("several replicas need a shared PostgreSQL (no PostgreSQL server binaries here)")
         config = self._write_config(postgres, redis)
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
-        platform = Platform("", {}, self.faults, config, env, postgres, redis)
-        for tenant in ("gd", "gd-budget", "gd-guard"):
+        platform = Platform("", {}, self.faults, config, env, postgres, redis, runbooks=self.dir / "runbooks")
+        for tenant in ("gd", "gd-budget", "gd-guard", "gd-scan"):
             _checked(platform.netops("tenant", "create", tenant, "--rpm", "100000"))
             out = _checked(platform.netops("key", "create", tenant)).stdout
             platform.keys[tenant] = out.split("api key:", 1)[1].split()[0]
@@ -138,6 +143,9 @@ class Sandbox:
         shutil.copy(default, policies / "default.yaml")
         tight = {**yaml.safe_load(default.read_text()), "timeout_ms": 1}
         (policies / "gd-guard.yaml").write_text(yaml.safe_dump(tight))
+        scanned = yaml.safe_load(default.read_text())  # the default, plus a moderation service (the fault upstream's)
+        scanned["input"] = [*scanned["input"], {"scanner": "remote", "options": {"url": self.moderation_url}}]
+        (policies / "gd-scan.yaml").write_text(yaml.safe_dump(scanned))
         deployments = [
             {"name": name, "model": "gameday", "base_url": self.faults.base_url(name), "timeout_s": 10}
             for name in ("primary", "fallback")
@@ -150,7 +158,7 @@ class Sandbox:
             "routes": [{**route, "policy": "ordered", "retries": 0}],
             "routing": {"failure_threshold": 2, "cooldown_s": 0.5, "max_cooldown_s": 2.0},
             "guardrails": {"policies_dir": str(policies)},
-            "retrieval": {"sources": [str(runbooks)], "eval_set": None},
+            "retrieval": {"sources": [str(runbooks)], "eval_set": None, "sources_check_ttl_s": 0.5},
             "cache": {"enabled": False},
             "config_refresh_s": 0.5,
             "database_url": postgres.url if postgres else None,

@@ -123,15 +123,18 @@ def test_limits_keep_a_local_share_through_a_redis_outage(upstream: FaultUpstrea
         spent_before, _ = store.spent("t", quota)
         assert spent_before == 4 * 16  # the fault upstream's answers use 16 tokens each
         rd.stop()
+        started = time.monotonic()
         with ThreadPoolExecutor(4) as pool:
             during = Counter(r.status_code for r in pool.map(lambda _: ask(gw, gw.key), range(40)))
+        refilled = (time.monotonic() - started) * 25 / 60  # the local bucket refills meanwhile
         ready = httpx.get(f"{gw.url}/readyz", timeout=30).json()
-        assert during == Counter({200: 25, 429: 15}), during  # 25 = 100 rpm x 0.25: no error, nothing unbounded
+        assert set(during) == {200, 429}, during  # no error: only answers and 429s
+        assert 25 <= during[200] <= 25 + refilled, (during, refilled)  # 25 = 100 rpm x 0.25, not the whole 100
         assert ready["status"] == "degraded" and ready["checks"]["limits"]["ok"] is False, ready
         assert (gw.svc.metrics.registry.get_sample_value("netops_limits_down_seconds") or 0) > 0
         rd.start()
         time.sleep(1.1)  # Redis is tried again once a second
         assert ask(gw, gw.key).status_code == 200
         spent_after, _ = store.spent("t", quota)
-        assert spent_after == spent_before + (25 + 1) * 16  # what was booked locally is in Redis's counter now
+        assert spent_after == spent_before + (during[200] + 1) * 16  # what was booked locally is in Redis now
         assert httpx.get(f"{gw.url}/readyz", timeout=30).json()["checks"]["limits"]["ok"] is True
