@@ -11,7 +11,6 @@ import httpx
 from click.testing import CliRunner
 
 from evals.gameday import Fault, FaultUpstream
-from evals.gameday.stores import postgres_bin
 from gateway.cli import cli
 
 CHAT = {"model": "gameday", "messages": [{"role": "user", "content": "hi"}]}
@@ -53,8 +52,7 @@ def test_the_short_profile_runs_end_to_end_and_writes_its_report(tmp_path: Path)
         "guardrail_down",
     ]
     supported += ["stale_index"]  # a runbook edited under the gateway: /readyz stale, then fresh after a rebuild
-    if postgres_bin() is not None:  # the sandbox has a PostgreSQL and a Redis of its own to stop
-        supported += ["postgres_down", "redis_down"]
+    supported += ["postgres_down", "redis_down"]  # the sandbox's own PostgreSQL and Redis (infra/apt-packages.txt)
     observed = {d["name"]: d["observed"] for d in report["drills"]}
     for name in supported:
         assert verdicts[name] == "pass", f"{name}: {observed[name]}"

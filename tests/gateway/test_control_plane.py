@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from evals.gameday.faults import FaultUpstream
-from evals.gameday.stores import OwnedPostgres, OwnedRedis, postgres_bin
+from evals.gameday.stores import OwnedPostgres, OwnedRedis
 from gateway.demo import build_index
 from gateway.settings import RetrievalSettings
 from routing.limits import Quota
@@ -55,7 +55,6 @@ def ask(gw: TenantGateway, key: str) -> httpx.Response:
     )
 
 
-@pytest.mark.skipif(postgres_bin() is None, reason="needs the PostgreSQL server binaries")
 def test_known_keys_are_served_and_audited_through_a_postgres_outage(upstream: FaultUpstream, tmp_path: Path) -> None:
     with OwnedPostgres() as pg, gateway_on(tmp_path, upstream, database_url=pg.url) as gw:
         unseen = gw.svc.tenants.create_key("t").plaintext  # in the store, never presented before the outage

@@ -14,13 +14,10 @@ import httpx
 import pytest
 
 from evals.gameday.platform import BUDGET_TOKENS, ROUTE, Platform, Sandbox
-from evals.gameday.stores import postgres_bin
 from gateway.audit import AuditLog
 from gateway.db import open_engine
 from routing.limits import Quota
 from routing.redis_limits import RedisLimits
-
-pytestmark = pytest.mark.skipif(postgres_bin() is None, reason="needs the PostgreSQL server binaries")
 
 RPM = 30
 

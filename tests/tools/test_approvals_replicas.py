@@ -25,7 +25,7 @@ import psycopg
 import pytest
 from psycopg.rows import TupleRow
 
-from evals.gameday.stores import OwnedPostgres, postgres_bin
+from evals.gameday.stores import OwnedPostgres
 from gateway.db import open_engine
 from gateway.problems import problem_for
 from tools.approvals import Action, Approvals, Plan, ran_for
@@ -34,10 +34,6 @@ from tools.devices import Devices
 from tools.errors import ActionNotPending, ApprovalRefused
 from tools.inventory import ApprovalPolicy, Device, Inventory, TenantInventory
 from tools.registry import ToolContext
-
-pytestmark = pytest.mark.skipif(
-    postgres_bin() is None, reason="needs the PostgreSQL server binaries (initdb, pg_ctl) for a cluster of its own"
-)
 
 ONE = "ops1"  # approvals.required = 1: every racer's approval would be the deciding one
 TWO = "ops2"  # approvals.required = 2: the two-person rule
