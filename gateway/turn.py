@@ -223,11 +223,9 @@ class Turn:
         """The live runbook index version, asked once per request ("" when none is promoted)."""
         if self._index_version is None:
             try:
-                status = await asyncio.to_thread(self.svc.retriever.status)
+                self._index_version = await asyncio.to_thread(self.svc.retriever.version)
             except RetrievalError:  # the index host is gone: nothing is cached against a version
                 self._index_version = ""
-            else:
-                self._index_version = status.version if status.ready else ""
         return self._index_version
 
     def tool_context(self) -> ToolContext:

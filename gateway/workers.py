@@ -45,7 +45,7 @@ from retrieval.semantic import Recall, SemanticMemory
 __all__ = ["IndexHost", "RemoteRetriever", "WorkerPlan", "rss_mb", "serve_workers", "worker_app"]
 
 _log = logging.getLogger("netops.workers")
-_CALLS = {"search": "index", "status": "index", "recall": "semantic", "remember": "semantic"}
+_CALLS = {"search": "index", "status": "index", "version": "index", "recall": "semantic", "remember": "semantic"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +142,10 @@ class RemoteRetriever:
 
     def status(self) -> IndexStatus:
         result: IndexStatus = self._call("status", (), {})
+        return result
+
+    def version(self) -> str:
+        result: str = self._call("version", (), {})
         return result
 
     def recall(

@@ -86,6 +86,11 @@ class Retriever(Protocol):
 
     def status(self) -> IndexStatus: ...
 
+    def version(self) -> str:
+        """The live version alone ("" when none is promoted): what a request keys its caches by, without the
+        status's count and source record."""
+        ...
+
 
 class RunbookIndex:
     """Versions of one named runbook index in a Qdrant store."""
@@ -127,6 +132,10 @@ class RunbookIndex:
 
     def history(self) -> list[dict[str, object]]:
         return self._store.history(self.name)
+
+    def version(self) -> str:
+        live = self.live()
+        return live if live is not None and self._store.exists(live) else ""
 
     def status(self) -> IndexStatus:
         live = self.live()
