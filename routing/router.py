@@ -23,7 +23,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from routing.backend import ModelBackend, ModelEvent, ModelRequest, StreamEnd
-from routing.breaker import BreakerConfig, CircuitBreaker
+from routing.breaker import BreakerConfig, BreakerState, CircuitBreaker
 from routing.classify import RequestClass, classify
 from routing.errors import BackendMalformed, BackendUnavailable, DeploymentFailed, NoEligibleDeployment
 from routing.policy import Candidate, Decision, decide
@@ -212,12 +212,12 @@ class Router:
                     f"no deployment of {route.name!r} answered with a completion stream: {'; '.join(failures)}",
                     deployments=list(decision.order),
                 )
-            if not _any_full(failures) or time.monotonic() >= deadline:
+            if not _worth_waiting(failures) or time.monotonic() >= deadline:
                 raise BackendUnavailable(
                     f"no deployment of {route.name!r} answered: {'; '.join(failures)}",
                     deployments=list(decision.order),
                 )
-            await asyncio.sleep(0.01)  # a deployment was at max_concurrency: wait for a slot, then re-plan
+            await asyncio.sleep(0.01)  # a deployment was full or being probed: wait for a slot or the verdict
 
     async def _try(
         self,
@@ -232,7 +232,9 @@ class Router:
         health = self.health[deployment.name]
         for attempt in range(route.retries + 1):
             if not health.breaker.allow():
-                failures.append(f"{deployment.name}: breaker {health.breaker.state.value}")
+                # not open: half-open with its one probe in flight (or just closed by it): wait for the verdict
+                probing = health.breaker.state is not BreakerState.OPEN
+                failures.append(f"{deployment.name}: {'probing' if probing else 'breaker open'}")
                 return None
             if health.stats.in_flight >= deployment.max_concurrency:
                 health.breaker.release()
@@ -308,9 +310,10 @@ class Router:
         return {"version": self.table.version, "deployments": deployments, "routes": routes, "killed": self.killed}
 
 
-def _any_full(failures: list[str]) -> bool:
-    """True when some deployment was merely full: worth waiting for a slot (still before the first byte)."""
-    return any(f.endswith(": full") for f in failures)
+def _worth_waiting(failures: list[str]) -> bool:
+    """True when some deployment was merely full or being probed by another request: worth waiting for a slot
+    or the probe's verdict (still before the first byte)."""
+    return any(f.endswith((": full", ": probing")) for f in failures)
 
 
 async def _replay(events: list[ModelEvent]) -> AsyncIterator[ModelEvent]:
