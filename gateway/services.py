@@ -9,6 +9,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +42,8 @@ from routing.fallback_limits import FallbackLimits
 from tools import Toolbox, ToolRegistry
 
 __all__ = ["Services", "build_guards", "open_index", "semantic_memory"]
+
+log = logging.getLogger("netops.services")
 
 
 @dataclass
@@ -180,6 +183,10 @@ def semantic_memory(settings: Settings, store: VectorStore | None, retriever: Re
     c = settings.cache
     if not (c.enabled and c.semantic):
         return None
+    r = settings.retrieval
+    if r.path is not None and r.qdrant_url is None:  # an embedded folder other processes write: no cache in it
+        log.warning("semantic cache off: the embedded index folder retrieval.path is shared (use a Qdrant server)")
+        return None
     if store is not None and isinstance(retriever, RunbookIndex):
         name = f"{settings.retrieval.collection}-semcache"
         return SemanticCache(
@@ -195,7 +202,7 @@ def open_index(settings: Settings, *, lazy: bool = False) -> tuple[VectorStore, 
     store = open_store(
         engine=r.engine,
         url=r.qdrant_url,
-        path=settings.data_dir,
+        path=r.path or settings.data_dir,
         api_key=r.qdrant_api_key.get_secret_value() if r.qdrant_api_key else None,
     )
     embedder: Embedder = LazyEmbedder(threads=r.embed_threads) if lazy else MiniLMEmbedder.load(threads=r.embed_threads)

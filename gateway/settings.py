@@ -90,6 +90,9 @@ class RetrievalSettings(_Strict):
     max_chunk_chars: int = Field(1200, ge=200)
     mode: Literal["hybrid", "dense", "lexical"] = "hybrid"
     engine: Literal["edge", "local"] = "edge"  # embedded store when no qdrant_url: Qdrant Edge or qdrant-client local
+    # the embedded store's folder (default: the data dir); replicas on one host or on a shared volume name one
+    # folder here, so `netops index build --promote` run anywhere is live on every replica at its next query
+    path: Path | None = None
     embed_threads: int | None = Field(1, ge=1)  # torch threads for MiniLM; None: torch default
     eval_set: Path | None = _REPO_ROOT.parent / "shared" / "data" / "evals" / "alert-to-runbook.jsonl"
     gate_tolerance: float = Field(0.02, ge=0.0, le=1.0)

@@ -5,7 +5,8 @@ in-process limits when the PostgreSQL binaries are missing), the fault upstream 
 `fallback`) of one route (`gameday`, policy `ordered`, no retries), tenants and keys made with the `netops` CLI,
 then `netops serve --no-model-server --workers 1` as a subprocess on a free port (or several replicas, each with
 its own data dir and the shared audit key, on the same PostgreSQL and Redis), waited for on /readyz. The index is
-built on first start from `<dir>/runbooks` (one runbook, `bgp.md`; `Platform.runbooks`). Tenants:
+built once with `netops index build --promote` from `<dir>/runbooks` (one runbook, `bgp.md`; `Platform.runbooks`)
+into `<dir>/index`, the one embedded index folder every replica reads (`retrieval.path`). Tenants:
 `gd` (unlimited; a second key, `gd-unseen`, is never used before the PostgreSQL drill), `gd-budget` (a token
 budget of `BUDGET_TOKENS` a day), `gd-guard` (a guardrail policy whose `timeout_ms` is 1 ms) and `gd-scan` (the
 default policy plus a `remote` scanner asking the fault upstream's moderation endpoint, `MODERATION`).
@@ -91,6 +92,7 @@ class Sandbox:
         platform.keys["gd-unseen"] = out.split("api key:", 1)[1].split()[0]
         _checked(platform.netops("limits", "set", "gd-budget", "--token-budget", str(BUDGET_TOKENS)))
         AuditKey.load_or_create(self.dir / "data" / KEY_FILE)  # one key for every replica, as in a deployment
+        _checked(platform.netops("index", "build", "--promote", timeout=300))  # once, before the replicas share it
         for i in range(self.replicas):
             platform.urls.append(self._serve(i, config, env))
         platform.url = platform.urls[0]
@@ -158,7 +160,12 @@ class Sandbox:
             "routes": [{**route, "policy": "ordered", "retries": 0}],
             "routing": {"failure_threshold": 2, "cooldown_s": 0.5, "max_cooldown_s": 2.0},
             "guardrails": {"policies_dir": str(policies)},
-            "retrieval": {"sources": [str(runbooks)], "eval_set": None, "sources_check_ttl_s": 0.5},
+            "retrieval": {  # one index folder for every replica (a shared volume; or a Qdrant server's URL)
+                "sources": [str(runbooks)],
+                "path": str(self.dir / "index"),
+                "eval_set": None,
+                "sources_check_ttl_s": 0.5,
+            },
             "cache": {"enabled": False},
             "config_refresh_s": 0.5,
             "database_url": postgres.url if postgres else None,

@@ -1,7 +1,9 @@
 """Three `netops serve` replicas on one PostgreSQL and one Redis (the gameday sandbox, `Sandbox(replicas=3)`),
 clients spread across them, behave as one: one requests/min bucket across them, a budget never overspent and its
 spend booked exactly, one linear audit chain holding every answer (`netops audit verify` ok), a key revoked
-through one replica's store refused by all within 1 s, and a kill switch thrown once obeyed by all within 1.5 s."""
+through one replica's store refused by all within 1 s, a kill switch thrown once obeyed by all within 1.5 s, and an
+index version promoted by `netops index build --promote` (another process, the one index folder they share)
+searched by all within 1 s."""
 
 from __future__ import annotations
 
@@ -102,3 +104,28 @@ def test_a_kill_switch_reaches_every_replica_within_a_second_and_a_half(platform
     finally:
         assert platform.netops("revive", "route", ROUTE, "--reason", "drill over").returncode == 0
     assert len(refused_after) == 3 and max(refused_after.values()) <= 1.5, refused_after
+
+
+def search(url: str, key: str, query: str) -> dict[str, str]:
+    r = httpx.post(
+        f"{url}/v1/retrieval/search", json={"query": query, "top_k": 1}, headers={"authorization": f"Bearer {key}"}
+    )
+    assert r.status_code == 200, r.text
+    return r.json()["results"][0]  # type: ignore[no-any-return]
+
+
+def test_an_index_promote_is_searched_by_every_replica_within_a_second(platform: Platform) -> None:
+    assert platform.runbooks is not None
+    key, query = platform.keys["gd"], "OSPF neighbor stuck in ExStart"
+    before = {search(url, key, query)["index_version"] for url in platform.urls}
+    assert len(before) == 1  # one live version, the same everywhere
+    (platform.runbooks / "ospf.md").write_text("# OSPF adjacency stuck\n\nExStart usually means an MTU mismatch.\n")
+    build = platform.netops("index", "build", "--promote", timeout=300)
+    assert build.returncode == 0, build.stdout + build.stderr
+    promoted_at, seen_after = time.monotonic(), dict[str, float]()
+    while len(seen_after) < 3 and time.monotonic() - promoted_at < 5:
+        for url in platform.urls:
+            hit = search(url, key, query)
+            if url not in seen_after and hit["index_version"] not in before and hit["path"].endswith("ospf.md"):
+                seen_after[url] = time.monotonic() - promoted_at
+    assert len(seen_after) == 3 and max(seen_after.values()) <= 1.0, seen_after
