@@ -18,7 +18,7 @@ import anyio
 import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
 from gateway.db import health_of
@@ -308,4 +308,4 @@ async def metrics(request: Request) -> PlainTextResponse:
         who = await principal(request)
         if who.role is not Role.OPERATOR:
             raise Forbidden("/metrics needs the scrape token or a key with role 'operator'")
-    return PlainTextResponse(generate_latest(svc.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    return PlainTextResponse(svc.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)

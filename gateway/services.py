@@ -83,11 +83,11 @@ class Services:
         self.live = LiveConfig(self.config, refresh_s=self.settings.config_refresh_s)
         self.live.on(Kind.ROUTES, self._routes, lambda _, table: self.router.use(table))
         self.live.on(Kind.POLICY, self._policy, self._use_policy)
-        self.metrics.store_down.set_function(health_of(self.engine).down_for)
+        self.metrics.poll(self.metrics.store_down, health_of(self.engine).down_for)
         spool = self.audit.spool
-        self.metrics.audit_spooled.set_function(lambda: spool.waiting if spool is not None else 0)
+        self.metrics.poll(self.metrics.audit_spooled, lambda: spool.waiting if spool is not None else 0)
         if isinstance(self.metering.store, FallbackLimits):
-            self.metrics.limits_down.set_function(self.metering.store.down_for)
+            self.metrics.poll(self.metrics.limits_down, self.metering.store.down_for)
         self.kill = KillSwitches(self.engine, self.audit)
         self.live.watch(self.kill, lambda kills: setattr(self.router, "killed", kills.names(Target.DEPLOYMENT)))
         self.live.refresh()  # a version applied before this start wins over the settings file

@@ -11,7 +11,8 @@ audit chain kept linear by a database lock per append transaction (`gateway.audi
 Redis when configured, else in one SQLite file whose every reserve and settle is a `BEGIN IMMEDIATE`
 transaction (`routing.sqlite_limits`); the principal cache is per process with a bounded staleness
 (`gateway.tenants`). The parent writes `<data_dir>/run/workers.json` (the index socket) and a 0600 key file
-for the socket's authentication; workers read both at start.
+for the socket's authentication; workers read both at start. Metrics: every worker writes its values under
+`<data_dir>/run/metrics` and a scrape of any worker reports them all (`gateway.metrics`).
 
 Left out: the Slack bot with several workers (run `netops slack run` next to the gateway), and hot reload.
 
@@ -26,6 +27,7 @@ import logging
 import os
 import pickle
 import secrets
+import shutil
 import tempfile
 import threading
 from dataclasses import dataclass
@@ -214,6 +216,10 @@ def serve_workers(svc: Services, *, config: Path | None, host: str, port: int, w
 
     index = IndexHost(svc.retriever, svc.settings.data_dir.resolve() / "run", svc.semantic).start()
     index.plan.write(svc.settings)
+    metrics = svc.settings.data_dir.resolve() / "run" / "metrics"  # every worker's values, summed by any scrape
+    shutil.rmtree(metrics, ignore_errors=True)  # a previous run's workers are gone: their counts with them
+    metrics.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics)  # read by the workers' prometheus_client (gateway.metrics)
     if config is not None:  # the workers load the same settings: they are spawned, not forked
         os.environ["NETOPS_CONFIG"] = str(config.resolve())
     click.echo(f"{workers} worker processes; the index and the model server run once, in process {os.getpid()}")

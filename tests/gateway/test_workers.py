@@ -1,6 +1,7 @@
 """`netops serve --workers 2` as a user runs it, over the real llama.cpp server: both workers answer from one
 socket, a tenant's requests/min hold exactly across them (the shared SQLite limits), every request leaves one
-final audit record in one linear chain, retrieval goes through the parent's index, and Ctrl-C stops it all."""
+final audit record in one linear chain, retrieval goes through the parent's index, a scrape of /metrics (answered
+by either worker) counts both workers' requests, and Ctrl-C stops it all."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.audit import AuditLog
 from gateway.db import open_engine
@@ -26,6 +28,7 @@ from tests.conftest import ModelEndpoint
 from tests.support import free_port
 
 RPM = 6
+METRICS_TOKEN = "scrape-token-for-the-test"
 
 
 @dataclass
@@ -52,6 +55,7 @@ def served(model: ModelEndpoint, tmp_path_factory: pytest.TempPathFactory) -> It
         "NETOPS_DATA_DIR": str(data),
         "NETOPS_SERVER__PORT": str(port),
         "NETOPS_MODEL_SERVER__ENABLED": "false",
+        "NETOPS_SERVER__METRICS_TOKEN": METRICS_TOKEN,
         "NETOPS_RETRIEVAL__SOURCES": json.dumps([str(data / "runbooks")]),
         "NETOPS_DEPLOYMENTS": json.dumps(
             [{"name": "local", "model": "smollm2-135m-instruct", "base_url": model.direct_url}]
@@ -84,6 +88,11 @@ def workers_ready(data: Path) -> int:
     return (data / "serve.out").read_text().count(" MB resident")
 
 
+def worker_pids(served: Served) -> set[int]:
+    lines = (served.data / "serve.out").read_text().splitlines()
+    return {int(line.split()[1]) for line in lines if line.startswith("worker ") and "ready:" in line}
+
+
 def ask(served: Served, model: str, content: str = "Hi", *, key: str = "") -> httpx.Response:
     return httpx.post(
         f"{served.url}/v1/chat/completions",
@@ -96,8 +105,8 @@ def ask(served: Served, model: str, content: str = "Hi", *, key: str = "") -> ht
 def test_two_workers_start_from_one_parent_without_their_own_index(served: Served) -> None:
     output = (served.data / "serve.out").read_text()
     assert "2 worker processes; the index and the model server run once" in output
-    workers = [int(line.split()[1]) for line in output.splitlines() if line.startswith("worker ") and "ready:" in line]
-    assert len(set(workers)) == 2 and served.proc.pid not in workers
+    workers = worker_pids(served)
+    assert len(workers) == 2 and served.proc.pid not in workers
     sizes = ", ".join(f"{rss_mb(pid):.0f} MB" for pid in workers)
     print(f"\nworker RSS: {sizes}; parent {rss_mb(served.proc.pid):.0f} MB")
 
@@ -120,6 +129,29 @@ def test_retrieval_answers_through_the_parents_index(served: Served) -> None:
     reply = ask(served, "netops-assistant", "DNS lookups fail. What should I check?", key=served.roomy)
     assert reply.status_code == 200, reply.text
     assert "dns.md" in json.dumps(reply.json()["netops"]["citations"])
+
+
+def chat_requests_counted(served: Served) -> tuple[float, float]:
+    """One scrape: the chat requests counted, and the step histogram's observation count for `model`."""
+    text = httpx.get(f"{served.url}/metrics", headers={"authorization": f"Bearer {METRICS_TOKEN}"}, timeout=30).text
+    requests = steps = 0.0
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "netops_requests_total" and sample.labels["path"] == "/v1/chat/completions":
+                requests += sample.value
+            if sample.name == "netops_step_seconds_count" and sample.labels["step"] == "model":
+                steps += sample.value
+    return requests, steps
+
+
+def test_every_scrape_counts_both_workers_requests(served: Served) -> None:
+    before = chat_requests_counted(served)
+    with ThreadPoolExecutor(4) as pool:
+        assert all(r.status_code == 200 for r in pool.map(lambda _: ask(served, "plain", key=served.roomy), range(8)))
+    files = (served.data / "run" / "metrics").glob("counter_*.db")
+    assert {int(f.stem.split("_")[1]) for f in files} == worker_pids(served)  # both workers wrote their counts
+    scrapes = {chat_requests_counted(served) for _ in range(6)}  # answered by either worker
+    assert scrapes == {(before[0] + 8, before[1] + 8)}, (before, scrapes)
 
 
 def test_ctrl_c_stops_the_parent_and_the_workers(served: Served) -> None:
