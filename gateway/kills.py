@@ -7,7 +7,7 @@
 
 A switch is a row of `kill_switches` (who, why, when); throwing and reviving are audited (`kill.thrown`,
 `kill.revived`). Every process reads them with its configuration poll (`gateway.config_live.LiveConfig`,
-at most every `config_refresh_s`, 1 s by default), so a switch holds everywhere within about a second.
+at most every `config_refresh_s`, 0.5 s by default), so a switch holds everywhere within a second.
 
 What a switch does:
     tool        the tool is refused (503 `killed`, the reason in the detail) wherever it would run: the chat's

@@ -197,7 +197,7 @@ class Settings(BaseSettings):
     slack: SlackSettings = SlackSettings()
     cache: CacheSettings = CacheSettings()
     tracing: TracingSettings = TracingSettings()
-    config_refresh_s: float = Field(1.0, ge=0.0, le=60.0)  # a config version applied elsewhere is in force within
+    config_refresh_s: float = Field(0.5, ge=0.0, le=60.0)  # a config version applied elsewhere is in force within
     # while the state store is unreachable, keys resolved within this long are served from the process's snapshot
     # (docs/operations.md); /readyz turns not_ready once the store has been down this long
     snapshot_max_age_s: float = Field(900.0, ge=0.0)

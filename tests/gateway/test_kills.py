@@ -68,7 +68,7 @@ def test_a_tool_switched_off_from_the_cli_is_refused_within_a_second(gw: TenantG
     assert thrown.returncode == 0, thrown.stderr
     thrown_at = time.monotonic()
     seen = until(lambda: invoke(gw).status_code == 503)
-    assert time.monotonic() - thrown_at < 1.5 and seen < 1.5  # config_refresh_s is 1 s
+    assert time.monotonic() - thrown_at < 1.0 and seen < 1.0  # config_refresh_s is 0.5 s
     refused = invoke(gw).json()
     assert refused["code"] == "killed" and "resolver flaps, INC-7" in refused["detail"]
     listed = netops(data, "kill", "--list")

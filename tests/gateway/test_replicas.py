@@ -1,7 +1,7 @@
 """Three `netops serve` replicas on one PostgreSQL and one Redis (the gameday sandbox, `Sandbox(replicas=3)`),
 clients spread across them, behave as one: one requests/min bucket across them, a budget never overspent and its
 spend booked exactly, one linear audit chain holding every answer (`netops audit verify` ok), a key revoked
-through one replica's store refused by all within 1 s, a kill switch thrown once obeyed by all within 1.5 s, and an
+through one replica's store refused by all within 1 s, a kill switch thrown once obeyed by all within 1 s, and an
 index version promoted by `netops index build --promote` (another process, the one index folder they share)
 searched by all within 1 s."""
 
@@ -91,7 +91,7 @@ def test_a_revoked_key_is_refused_by_every_replica_within_a_second(platform: Pla
     assert len(refused_after) == 3 and max(refused_after.values()) <= 1.0, refused_after
 
 
-def test_a_kill_switch_reaches_every_replica_within_a_second_and_a_half(platform: Platform) -> None:
+def test_a_kill_switch_reaches_every_replica_within_a_second(platform: Platform) -> None:
     killed = platform.netops("kill", "route", ROUTE, "--reason", "replica drill")
     assert killed.returncode == 0, killed.stderr
     thrown_at, refused_after = time.monotonic(), dict[str, float]()
@@ -103,7 +103,7 @@ def test_a_kill_switch_reaches_every_replica_within_a_second_and_a_half(platform
                     refused_after[url] = time.monotonic() - thrown_at
     finally:
         assert platform.netops("revive", "route", ROUTE, "--reason", "drill over").returncode == 0
-    assert len(refused_after) == 3 and max(refused_after.values()) <= 1.5, refused_after
+    assert len(refused_after) == 3 and max(refused_after.values()) <= 1.0, refused_after
 
 
 def search(url: str, key: str, query: str) -> dict[str, str]:
