@@ -32,6 +32,8 @@ COMPOSE = ROOT / "infra" / "compose" / "compose.yaml"
 COMPOSE_SCHEMA = ROOT / "infra" / "compose" / "schema" / "compose_spec.json"
 K8S_VERSION = "1.30.0"
 ENABLED = ["--set", "vllm.enabled=true", "--set", "qdrant.enabled=true"]
+EPHEMERAL = ["--set", "persistence.enabled=false"]
+VARIANTS = {"default": (), "vllm+qdrant": tuple(ENABLED), "ephemeral": tuple(EPHEMERAL)}
 
 Doc = dict[str, Any]
 
@@ -63,8 +65,9 @@ def _kinds(docs: list[Doc]) -> dict[str, list[Doc]]:
 
 
 def _gateway(docs: list[Doc]) -> Doc:
-    [dep] = [d for d in _kinds(docs)["Deployment"] if d["metadata"]["name"] == "netops"]
-    return dep
+    """The gateway's workload: a StatefulSet (persistent data dir, the default) or a Deployment."""
+    [gateway] = [d for d in docs if d["kind"] in ("StatefulSet", "Deployment") and d["metadata"]["name"] == "netops"]
+    return gateway
 
 
 def _containers(doc: Doc) -> Iterator[Doc]:
@@ -88,13 +91,13 @@ def _settings_env_names(model: type[BaseModel], prefix: str = "NETOPS_") -> set[
 SETTINGS_ENV = _settings_env_names(Settings) | {"NETOPS_CONFIG"}  # NETOPS_CONFIG: load_settings' file
 
 
-@pytest.fixture(scope="module", params=[(), tuple(ENABLED)], ids=["default", "vllm+qdrant"])
+@pytest.fixture(scope="module", params=list(VARIANTS.values()), ids=list(VARIANTS))
 def rendered(request: pytest.FixtureRequest) -> list[Doc]:
     flags: tuple[str, ...] = request.param
     return _render(*flags)
 
 
-@pytest.mark.parametrize("flags", [(), tuple(ENABLED)], ids=["default", "vllm+qdrant"])
+@pytest.mark.parametrize("flags", list(VARIANTS.values()), ids=list(VARIANTS))
 def test_helm_lint(flags: tuple[str, ...]) -> None:
     _run_helm("lint", "--strict", str(CHART), *flags)
 
@@ -116,6 +119,22 @@ def test_chart_has_what_the_issue_names(rendered: list[Doc]) -> None:
     assert gateway["securityContext"]["readOnlyRootFilesystem"] is True
     assert "--no-model-server" in gateway["args"]
     assert kinds["PodDisruptionBudget"][0]["spec"]["minAvailable"] == 1
+
+
+def test_the_data_dir_outlives_the_pod_unless_persistence_is_off() -> None:
+    kept = _gateway(_render())
+    assert kept["kind"] == "StatefulSet" and kept["spec"]["serviceName"] == "netops"
+    [claim] = kept["spec"]["volumeClaimTemplates"]
+    assert claim["metadata"]["name"] == "data" and claim["spec"]["accessModes"] == ["ReadWriteOnce"]
+    assert "data" not in {v["name"] for v in kept["spec"]["template"]["spec"]["volumes"]}
+    assert kept["spec"]["persistentVolumeClaimRetentionPolicy"]["whenScaled"] == "Retain"  # a spool left drains
+    ephemeral = _render(*EPHEMERAL)
+    gone = _gateway(ephemeral)
+    assert gone["kind"] == "Deployment" and "volumeClaimTemplates" not in gone["spec"]
+    assert {"name": "data", "emptyDir": {}} in gone["spec"]["template"]["spec"]["volumes"]
+    for docs, kind in ((_render(), "StatefulSet"), (ephemeral, "Deployment")):
+        [hpa] = _kinds(docs)["HorizontalPodAutoscaler"]
+        assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": kind, "name": "netops"}
 
 
 def test_vllm_and_qdrant_only_when_enabled() -> None:
@@ -140,7 +159,7 @@ def _configmap_settings(docs: list[Doc], tmp_path: Path) -> Settings:
 def test_chart_env_and_config_match_settings(rendered: list[Doc], tmp_path: Path) -> None:
     set_vars: set[str] = set()
     for doc in rendered:
-        if doc["kind"] == "Deployment" and doc["metadata"]["name"] == "netops":
+        if doc is _gateway(rendered):
             set_vars |= {e["name"] for c in _containers(doc) for e in c.get("env", [])}
         if doc["kind"] == "Secret" and doc["metadata"]["name"] == "netops":
             set_vars |= set(doc.get("stringData") or {})
@@ -195,6 +214,8 @@ def test_compose_has_the_single_host_stack() -> None:
     for gateway in gateways:
         assert gateway["depends_on"]["postgres"]["condition"] == "service_healthy"
         assert "healthz" in " ".join(gateway["healthcheck"]["test"])
+    data = [next(v.split(":")[0] for v in g["volumes"] if v.endswith(":/var/lib/netops")) for g in gateways]
+    assert len(set(data)) == 2  # a data dir each: a spool, an index socket and metrics files per process
 
 
 def test_compose_env_and_config_match_settings(tmp_path: Path) -> None:

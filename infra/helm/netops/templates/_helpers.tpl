@@ -52,3 +52,8 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 {{- toYaml $c -}}
 {{- end -}}
+
+{{/* The gateway's workload kind: a StatefulSet when its data dir is persistent (a volume per pod). */}}
+{{- define "netops.gatewayKind" -}}
+{{- if .Values.persistence.enabled }}StatefulSet{{ else }}Deployment{{ end }}
+{{- end }}
