@@ -48,6 +48,7 @@ __all__ = [
     "PROMPT_IN_FORCE",
     "PROMPT_ROLLOUTS",
     "PROMPT_SERVED",
+    "PROMPT_VERSIONS",
     "SLACK_CHANNELS",
     "SLACK_CLAIMS",
     "SLACK_INCIDENTS",
@@ -120,6 +121,14 @@ AUDIT_CHECKPOINTS = Table(
 )
 
 # -- prompt rollouts (gateway.rollout): canary and shadow runs of a candidate prompt version ---------------------
+PROMPT_VERSIONS = Table(
+    "prompt_versions",  # every prompt set kept (content-addressed: a version's templates never change)
+    METADATA,
+    Column("version", String(16), primary_key=True),
+    Column("templates", Text, nullable=False),  # JSON: name -> template text
+    Column("kept_at", Float, nullable=False),
+)
+
 PROMPT_ROLLOUTS = Table(
     "prompt_rollouts",  # every rollout, active or ended; scope is a tenant or "*" (all tenants)
     METADATA,

@@ -3,13 +3,15 @@
 Every text the platform sends a model lives in one folder of templates (`gateway/prompts/*.txt`,
 `string.Template` syntax: `$name`). A `PromptSet` is the folder's templates; its version is
 `<first 12 hex of sha256 over every name and text>`, recorded in every chat audit record and in the
-response's `netops.prompts`. Each version seen at start-up is kept in `<data_dir>/prompts/<version>.json`,
-so a tenant may stay pinned to it (`prompts.pins` in the settings) while the shipped prompts move on.
+response's `netops.prompts`. Each version seen at start-up (or added with `netops prompts add`) is kept in the
+state store (`prompt_versions`), so every replica can serve it (a canary candidate, a promoted version) and a
+tenant may stay pinned to it (`prompts.pins` in the settings) while the shipped prompts move on. Versions kept
+as files by earlier releases (`<data_dir>/prompts/<version>.json`) are copied into the store at start-up.
 
 Untrusted text (runbook excerpts, tool output, findings) is fenced in `<data>` tags and labelled as data.
 
 Example:
-    book = PromptBook.open(settings)
+    book = PromptBook.open(None, engine=engine, pins={}, legacy=data_dir / "prompts")
     prompts = book.for_tenant("acme")             # the pinned set, or the current one
     messages = build_messages(prompts, history, excerpts)
     prompts.version                                # "3f9c0d12ab45"
@@ -22,11 +24,16 @@ import importlib.resources
 import json
 import re
 import string
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import Engine, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from gateway.db import PROMPT_VERSIONS
 from guardrails import CANARY
 from retrieval import Hit
 from tools import ToolResult
@@ -76,25 +83,30 @@ class PromptSet:
 
 
 class PromptBook:
-    """The current prompt set, the versions kept on disk, and each tenant's pin."""
+    """The current prompt set, the versions kept in the state store, and each tenant's pin."""
 
-    def __init__(self, current: PromptSet, *, store: Path, pins: Mapping[str, str]) -> None:
+    def __init__(self, current: PromptSet, *, engine: Engine, pins: Mapping[str, str]) -> None:
         self.current = current
-        self._store = store
-        self._loaded: dict[str, PromptSet] = {}  # versions read from the store (a kept file never changes)
+        self._engine = engine
+        self._loaded: dict[str, PromptSet] = {}  # versions read from the store (a kept version never changes)
         self._pinned = {tenant: self.version(v) for tenant, v in pins.items()}
 
     @classmethod
-    def open(cls, folder: Path | None, *, store: Path, pins: Mapping[str, str]) -> PromptBook:
-        """Load the folder (or the packaged prompts), keep its version on disk, resolve the pins (fail at boot)."""
-        current = PromptSet.from_dir(folder) if folder else PromptSet.packaged()
-        store.mkdir(parents=True, exist_ok=True)
-        _keep(store, current)
-        return cls(current, store=store, pins=pins)
+    def open(
+        cls, folder: Path | None, *, engine: Engine, pins: Mapping[str, str], legacy: Path | None = None
+    ) -> PromptBook:
+        """Load the folder (or the packaged prompts), keep its version, copy in the versions an earlier release
+        kept as files in `legacy`, resolve the pins (fail at boot)."""
+        current = PromptSet.packaged() if folder is None else PromptSet.from_dir(folder)
+        for path in sorted(legacy.glob("*.json"), key=lambda p: p.stat().st_mtime) if legacy else []:
+            if _VERSION.match(path.stem):
+                _keep(engine, PromptSet(json.loads(path.read_text())))
+        _keep(engine, current)
+        return cls(current, engine=engine, pins=pins)
 
     def keep(self, prompts: PromptSet) -> str:
-        """Keep a version on disk (e.g. a candidate for a canary); returns its version."""
-        _keep(self._store, prompts)
+        """Keep a version in the store (e.g. a candidate for a canary), once; returns its version."""
+        _keep(self._engine, prompts)
         return prompts.version
 
     def for_tenant(self, tenant: str) -> PromptSet:
@@ -108,7 +120,9 @@ class PromptBook:
 
     def versions(self) -> list[str]:
         """Every version kept, oldest first."""
-        return [p.stem for p in sorted(self._store.glob("*.json"), key=lambda p: p.stat().st_mtime)]
+        query = select(PROMPT_VERSIONS.c.version).order_by(PROMPT_VERSIONS.c.kept_at, PROMPT_VERSIONS.c.version)
+        with self._engine.connect() as conn:
+            return [row.version for row in conn.execute(query)]
 
     def version(self, version: str) -> PromptSet:
         """A kept version (or the current one)."""
@@ -117,10 +131,14 @@ class PromptBook:
         cached = self._loaded.get(version)
         if cached is not None:
             return cached
-        path = self._store / f"{version}.json"
-        if not _VERSION.match(version) or not path.is_file():
-            raise PromptError(f"prompt version {version!r} is not kept in {self._store}")
-        loaded = PromptSet(json.loads(path.read_text()))
+        row = None
+        if _VERSION.match(version):
+            with self._engine.connect() as conn:
+                query = select(PROMPT_VERSIONS.c.templates).where(PROMPT_VERSIONS.c.version == version)
+                row = conn.execute(query).first()
+        if row is None:
+            raise PromptError(f"prompt version {version!r} is not kept (netops prompts add FOLDER keeps one)")
+        loaded = PromptSet(json.loads(row.templates))
         self._loaded[version] = loaded
         return loaded
 
@@ -164,10 +182,17 @@ def tool_message(prompts: PromptSet, result: ToolResult, guarded_output: str) ->
     return {"role": "user", "content": text}
 
 
-def _keep(store: Path, prompts: PromptSet) -> None:
-    kept = store / f"{prompts.version}.json"
-    if not kept.exists():
-        kept.write_text(json.dumps(dict(prompts.templates), indent=2, sort_keys=True))
+def _keep(engine: Engine, prompts: PromptSet) -> None:
+    kept = select(PROMPT_VERSIONS.c.version).where(PROMPT_VERSIONS.c.version == prompts.version)
+    with engine.connect() as conn:
+        if conn.execute(kept).first() is not None:
+            return
+    row = {"version": prompts.version, "templates": json.dumps(dict(prompts.templates), sort_keys=True)}
+    try:
+        with engine.begin() as conn:
+            conn.execute(insert(PROMPT_VERSIONS).values(**row, kept_at=time.time()))
+    except IntegrityError:  # another process kept the same version meanwhile: the same templates
+        pass
 
 
 def _text(raw: str) -> str:

@@ -153,7 +153,7 @@ class Services:
             metrics=metrics,
             toolbox=toolbox,
             prompts=PromptBook.open(
-                settings.prompts.dir, store=settings.data_dir / "prompts", pins=settings.prompts.pins
+                settings.prompts.dir, engine=engine, pins=settings.prompts.pins, legacy=settings.data_dir / "prompts"
             ),
             semantic=semantic,
             tracing=Tracing.build(settings.tracing),

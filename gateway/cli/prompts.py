@@ -14,6 +14,8 @@ import click
 from gateway.cli.common import call, fail, settings_of
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
     from gateway.prompting import PromptBook
     from gateway.rollout import Rollouts
     from gateway.rollout_model import Counters, Rollout
@@ -23,12 +25,18 @@ T = TypeVar("T")
 __all__ = ["prompts"]
 
 
-def _book(ctx: click.Context) -> PromptBook:
+def _book(ctx: click.Context, engine: Engine | None = None) -> PromptBook:
+    from gateway.db import open_engine  # noqa: PLC0415
     from gateway.prompting import PromptBook, PromptError  # noqa: PLC0415
 
     s = settings_of(ctx)
     try:
-        return PromptBook.open(s.prompts.dir, store=s.data_dir / "prompts", pins=s.prompts.pins)
+        return PromptBook.open(
+            s.prompts.dir,
+            engine=engine or open_engine(s.sqlalchemy_url),
+            pins=s.prompts.pins,
+            legacy=s.data_dir / "prompts",
+        )
     except PromptError as exc:
         fail(str(exc))
 
@@ -134,7 +142,7 @@ def _rollouts(ctx: click.Context) -> Iterator[Rollouts]:
     engine = open_engine(settings.sqlalchemy_url)
     audit = AuditLog(engine, checkpoints=call(lambda: Checkpointer.in_dir(settings.data_dir)))
     try:
-        yield Rollouts(engine, _book(ctx), audit)
+        yield Rollouts(engine, _book(ctx, engine), audit)
     finally:
         audit.close()
         engine.dispose()

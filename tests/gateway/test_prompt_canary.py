@@ -43,7 +43,7 @@ def _candidate(tmp_path: Path, system: str) -> Path:
 def _rollouts(data_dir: Path, pins: dict[str, str] | None = None) -> Rollouts:
     """A process's view of the rollouts over the data directory's SQLite store."""
     engine = open_engine(f"sqlite:///{data_dir / 'netops.db'}")
-    return Rollouts(engine, PromptBook.open(None, store=data_dir / "prompts", pins=pins or {}), AuditLog(engine))
+    return Rollouts(engine, PromptBook.open(None, engine=engine, pins=pins or {}), AuditLog(engine))
 
 
 def _netops(data_dir: Path, *args: str) -> str:
@@ -246,7 +246,7 @@ def test_counters_and_the_rollback_hold_with_concurrent_writers_on_postgresql(tm
     the automatic rollback happens, and is audited, exactly once."""
     with fresh_pg_database() as url:
         engine = open_engine(url)
-        book = PromptBook.open(None, store=tmp_path / "prompts", pins={})
+        book = PromptBook.open(None, engine=engine, pins={})
         rollouts = Rollouts(engine, book, AuditLog(engine))
         candidate = book.keep(PromptSet.from_dir(_candidate(tmp_path, "Answer in one word.")))
         rollout = rollouts.start("t", candidate, mode=Mode.CANARY, share=0.5, margin=0.5, min_requests=20, actor="test")

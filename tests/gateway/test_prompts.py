@@ -3,6 +3,7 @@ the response and the audit record, and `netops prompts list|show|diff`."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from gateway.cli import cli
+from gateway.db import open_engine
 from gateway.prompting import PromptBook, PromptError, PromptSet, build_messages
 from guardrails import CANARY
 from tests.conftest import Gateway
@@ -27,16 +29,35 @@ def _edited(tmp_path: Path, old: str, new: str) -> Path:
 
 
 def test_a_changed_word_is_a_new_version_and_pins_keep_the_old_one(tmp_path: Path) -> None:
-    store = tmp_path / "store"
-    first = PromptBook.open(None, store=store, pins={})
+    store = open_engine(f"sqlite:///{tmp_path / 'netops.db'}")
+    first = PromptBook.open(None, engine=store, pins={})
     edited = _edited(tmp_path, "briefly", "tersely")
-    second = PromptBook.open(edited, store=store, pins={"acme": first.current.version})
+    second = PromptBook.open(edited, engine=store, pins={"acme": first.current.version})
     assert second.current.version != first.current.version
     assert second.versions() == [first.current.version, second.current.version]
     assert "briefly" in second.for_tenant("acme").render("system", canary=CANARY)
     assert "tersely" in second.for_tenant("other").render("system", canary=CANARY)
     with pytest.raises(PromptError, match="not kept"):
-        PromptBook.open(None, store=store, pins={"acme": "0123456789ab"})
+        PromptBook.open(None, engine=store, pins={"acme": "0123456789ab"})
+
+
+def test_a_version_kept_by_one_process_is_served_by_every_other(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'netops.db'}"
+    here, there = (PromptBook.open(None, engine=open_engine(url), pins={}) for _ in range(2))  # two replicas
+    candidate = PromptSet.from_dir(_edited(tmp_path, "briefly", "tersely"))
+    assert here.keep(candidate) == candidate.version
+    assert there.version(candidate.version).templates == candidate.templates
+    assert here.keep(candidate) == candidate.version and there.versions().count(candidate.version) == 1
+
+
+def test_versions_an_earlier_release_kept_as_files_are_carried_over(tmp_path: Path) -> None:
+    legacy = tmp_path / "data" / "prompts"
+    legacy.mkdir(parents=True)
+    old = PromptSet.from_dir(_edited(tmp_path, "briefly", "curtly"))
+    (legacy / f"{old.version}.json").write_text(json.dumps(dict(old.templates)))
+    book = PromptBook.open(None, engine=open_engine(f"sqlite:///{tmp_path / 'netops.db'}"), pins={}, legacy=legacy)
+    assert book.versions() == [old.version, book.current.version]
+    assert "curtly" in book.version(old.version).render("system", canary=CANARY)
 
 
 def test_templates_fence_untrusted_text_and_never_expand_it() -> None:
