@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 from scipy import sparse  # type: ignore[import-untyped]
+from sklearn.feature_extraction import FeatureHasher  # type: ignore[import-untyped]
 from sklearn.feature_extraction.text import HashingVectorizer  # type: ignore[import-untyped]
 from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped]
 
@@ -44,17 +45,26 @@ class HashedNgramClassifier:
     name = "hashed-ngram"
 
     def __init__(self, weights: np.ndarray, bias: float) -> None:
-        self._words, self._chars = _vectorizers()
         self._weights = weights.astype(np.float32)
         self._bias = bias
+        # scoring repeats `HashingVectorizer.transform` (analyse, hash, L2-normalise each row) without its
+        # per-call parameter validation and array checks, most of its time on short texts
+        n = 2**_BITS
+        self._parts = [(v.build_analyzer(), self._weights[i * n : (i + 1) * n]) for i, v in enumerate(_vectorizers())]
+        self._hasher = FeatureHasher(n_features=n, input_type="string", alternate_sign=False)
 
     def score(self, texts: Sequence[str]) -> list[float]:
-        if not texts:
+        """The probability that each text is an injection (texts scored once each, however often repeated)."""
+        unique = list(dict.fromkeys(texts))
+        if not unique:
             return []
-        n = 2**_BITS
-        logits = self._words.transform(texts) @ self._weights[:n] + self._chars.transform(texts) @ self._weights[n:]
-        logits += self._bias
-        return [float(p) for p in 1.0 / (1.0 + np.exp(-logits))]
+        logits = np.full(len(unique), self._bias, dtype=np.float64)
+        for analyze, weights in self._parts:
+            counts = self._hasher.transform(analyze(text) for text in unique)
+            norms = np.sqrt(np.asarray(counts.multiply(counts).sum(axis=1)).ravel())
+            logits += np.divide(counts @ weights, norms, out=np.zeros_like(norms), where=norms > 0)
+        by_text = dict(zip(unique, 1.0 / (1.0 + np.exp(-logits)), strict=True))
+        return [float(by_text[text]) for text in texts]
 
     @classmethod
     def train(cls, texts: Sequence[str], labels: Sequence[int], *, c: float = 64.0) -> HashedNgramClassifier:

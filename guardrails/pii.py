@@ -20,8 +20,8 @@ import re
 from collections.abc import Mapping
 
 import tldextract
-from presidio_analyzer import AnalyzerEngine, Pattern, PatternRecognizer, RecognizerRegistry
-from presidio_analyzer.nlp_engine import NoOpNlpEngine
+from presidio_analyzer import AnalyzerEngine, Pattern, PatternRecognizer, RecognizerRegistry, RecognizerResult
+from presidio_analyzer.nlp_engine import NlpArtifacts, NoOpNlpEngine
 from presidio_analyzer.predefined_recognizers import (
     CreditCardRecognizer,
     EmailRecognizer,
@@ -72,6 +72,29 @@ class _PhonePattern(PatternRecognizer):
         return 7 <= digits <= 15 and not _NOT_PHONE.fullmatch(pattern_text)
 
 
+# a digit run libphonenumber could read as a phone that `_PHONE` cannot: 7+ digits joined only by spaces, dashes,
+# parentheses or a leading + (bare "2125550100", "+12125550100"); IPv4 addresses and dotted versions never are
+_BARE_PHONE = re.compile(r"\+?\(?\d(?:[ ()-]?\d){6,}")
+
+
+class _UsPhone(PhoneRecognizer):
+    """presidio's libphonenumber recognizer (US), run only on texts with a digit run it could read as a phone.
+
+    It parses every digit run it sees (AS numbers, ports, counters): most of the PII scanner's time on network
+    text. Where the text has no run `_BARE_PHONE` matches, it would find nothing `_PhonePattern` does not.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(supported_regions=("US",))
+
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
+        if not _BARE_PHONE.search(text):
+            return []
+        return super().analyze(text, entities, nlp_artifacts)  # type: ignore[arg-type]
+
+
 _HOSTNAME = PatternRecognizer(
     supported_entity="HOSTNAME",
     patterns=[Pattern("fqdn", r"\b(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.){2,}[a-z]{2,24}\b", 0.6)],
@@ -93,7 +116,7 @@ def _analyzer(network_identifiers: bool) -> AnalyzerEngine:
     registry = RecognizerRegistry(supported_languages=["en"])
     recognizers = [
         _OfflineEmail(),
-        PhoneRecognizer(supported_regions=("US",)),
+        _UsPhone(),
         _PhonePattern(),
         CreditCardRecognizer(),
         IbanRecognizer(),
