@@ -16,6 +16,7 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -25,6 +26,24 @@ from guardrails.scanner import ScanContext, Scanner
 from guardrails.verdict import Action, Verdict
 
 __all__ = ["ChainResult", "GuardChain"]
+
+
+class _Run:
+    """A chain's progress in its worker thread, shared with the waiter on the event loop (under `lock`)."""
+
+    def __init__(self, text: str) -> None:
+        self.lock = threading.Lock()
+        self.text = text  # after the scanners done so far
+        self.verdicts: list[Verdict] = []
+        self.index = 0  # the scanner running now
+        self.started = time.perf_counter()  # when it started
+        self.abandoned = False
+
+
+def _retrieve(task: asyncio.Future[None]) -> None:
+    """An abandoned chain's late error is nobody's: read it so asyncio does not log it as never retrieved."""
+    if not task.cancelled():
+        task.exception()
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,24 +77,58 @@ class GuardChain:
         return ChainResult(text, tuple(verdicts))
 
     async def arun(self, text: str, ctx: ScanContext) -> ChainResult:
-        """`run` for the request path: each scanner runs off the event loop and its deadline is enforced while it
-        runs, so a scanner that hangs blocks the request (fail closed) instead of stalling it or the server.
-        A hung scanner's thread cannot be killed; it is abandoned and its late verdict ignored."""
+        """`run` for the request path: the chain runs off the event loop in one thread hand-off, and each
+        scanner's deadline is enforced while it runs, so a scanner that hangs blocks the request (fail closed)
+        instead of stalling it or the server. A hung scanner's thread cannot be killed; it is abandoned (it
+        runs no further scanner) and its late verdict ignored; past a fail-open one, the chain goes on in a new
+        thread from the scanner after it."""
+        scanners = [s for s in self.scanners if ctx.stage in s.stages]
         verdicts: list[Verdict] = []
-        for scanner in self.scanners:
-            if ctx.stage not in scanner.stages:
-                continue
-            try:
-                verdict = await asyncio.wait_for(
-                    asyncio.to_thread(self._scan_one, scanner, text, ctx), timeout=self._deadline()
-                )
-            except TimeoutError:
-                verdict = self._failed(scanner, text, self._timed_out(scanner, self._deadline()), None)
-            verdicts.append(verdict)
-            if verdict.action is Action.BLOCK:
-                raise Blocked(f"{scanner.name}: {verdict.reason}", scanner=scanner.name)
-            text = verdict.text
-        return ChainResult(text, tuple(verdicts))
+        while True:
+            run = _Run(text)
+            task = asyncio.ensure_future(asyncio.to_thread(self._run_from, scanners, ctx, run))
+            task.add_done_callback(_retrieve)
+            hung = await self._watch(task, run)
+            if hung is None:
+                task.result()  # raises Blocked / ScannerFailed as `run` would
+                return ChainResult(run.text, (*verdicts, *run.verdicts))
+            verdicts += run.verdicts  # the scanners before the hung one
+            scanner = scanners[hung]
+            verdicts.append(self._failed(scanner, run.text, self._timed_out(scanner, self._deadline()), None))
+            text, scanners = run.text, scanners[hung + 1 :]
+            if not scanners:
+                return ChainResult(text, tuple(verdicts))
+
+    async def _watch(self, task: asyncio.Future[None], run: _Run) -> int | None:
+        """Wait for the chain's thread; the position of the scanner that overran its deadline, if one did."""
+        deadline = self._deadline()
+        while True:
+            if deadline is None:
+                await asyncio.wait({task})
+                return None
+            with run.lock:
+                index, started = run.index, run.started
+            done, _ = await asyncio.wait({task}, timeout=max(0.0, started + deadline - time.perf_counter()))
+            if done:
+                return None
+            with run.lock:
+                if run.index == index:  # the same scanner, still running past its deadline: abandon the thread
+                    run.abandoned = True
+                    return index
+
+    def _run_from(self, scanners: Sequence[Scanner], ctx: ScanContext, run: _Run) -> None:
+        """The chain in a worker thread, progress kept in `run`; stops once the waiter abandons it."""
+        for scanner in scanners:
+            verdict = self._scan_one(scanner, run.text, ctx)
+            with run.lock:
+                if run.abandoned:
+                    return
+                run.verdicts.append(verdict)
+                run.index += 1
+                run.started = time.perf_counter()
+                if verdict.action is Action.BLOCK:
+                    raise Blocked(f"{scanner.name}: {verdict.reason}", scanner=scanner.name)
+                run.text = verdict.text
 
     def _deadline(self) -> float | None:
         return None if self.timeout_s is None else self.timeout_s * 2  # `_scan_one` applies the exact limit

@@ -129,3 +129,39 @@ def test_a_hung_scanner_is_abandoned_on_the_request_path() -> None:
         )
     )
     assert passed.text == "snmp-server community <SECRET:snmp-community:1> RO"
+
+
+class Where:
+    """Records the thread it ran in."""
+
+    stages = frozenset({Stage.INPUT})
+
+    def __init__(self, name: str, seen: list[int]) -> None:
+        self.name, self._seen = name, seen
+
+    def scan(self, text: str, ctx: ScanContext) -> Verdict:
+        import threading
+
+        self._seen.append(threading.get_ident())
+        return Verdict.allow(self.name, text)
+
+
+def test_a_chain_leaves_the_event_loop_once_and_goes_on_past_a_hung_fail_open_scanner() -> None:
+    import asyncio
+    import threading
+
+    ctx = ScanContext("t", Stage.INPUT)
+    seen: list[int] = []
+    chain = GuardChain([Where("a", seen), Where("b", seen), Where("c", seen)], timeout_s=0.5)
+    assert [v.scanner for v in asyncio.run(chain.arun("hello", ctx)).verdicts] == ["a", "b", "c"]
+    assert len(set(seen)) == 1 and threading.get_ident() not in seen  # one hand-off, off the loop
+
+    seen.clear()
+    chain = GuardChain(
+        [Where("a", seen), Hangs(), SecretsScanner(), Where("c", seen)], fail_open=["hangs"], timeout_s=0.02
+    )
+    result = asyncio.run(chain.arun("snmp-server community abc123 RO", ctx))
+    assert [v.scanner for v in result.verdicts] == ["a", "hangs", "secrets", "c"]
+    assert result.verdicts[1].action.value == "failed_open"
+    assert result.text == "snmp-server community <SECRET:snmp-community:1> RO"
+    assert len(set(seen)) == 2  # the chain went on in a new thread after the hung scanner
