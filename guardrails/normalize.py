@@ -81,8 +81,9 @@ def _visible(ch: str) -> bool:
 
 def normalize(text: str) -> str:
     """NFKC, invisible characters removed, confusables mapped, spaced-out letters joined."""
-    text = unicodedata.normalize("NFKC", text)
-    text = "".join(ch for ch in text if _visible(ch)).translate(_CONFUSABLES)
+    if not text.isascii():  # ASCII is its own NFKC form and holds no format character or confusable
+        text = unicodedata.normalize("NFKC", text)
+        text = "".join(ch for ch in text if _visible(ch)).translate(_CONFUSABLES)
     return _SPACED.sub(lambda m: m.group(0).replace(" ", ""), text)
 
 
@@ -103,7 +104,9 @@ def _printable(raw: bytes) -> str | None:
 def decoded_payloads(text: str) -> list[str]:
     """Readable text hidden in Unicode tag characters, in base64 or hex runs (only runs that decode to words), or
     in rot13 (only when the rotated text reads as English and the text itself does not)."""
-    smuggled = "".join(chr(ord(ch) - 0xE0000) for ch in text if "\U000e0020" <= ch <= "\U000e007e")
+    smuggled = (
+        "" if text.isascii() else "".join(chr(ord(c) - 0xE0000) for c in text if "\U000e0020" <= c <= "\U000e007e")
+    )
     found: list[str] = [smuggled] if smuggled.strip() else []
     for match in _B64.finditer(text):
         token = match.group(0)
