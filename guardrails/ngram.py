@@ -29,6 +29,7 @@ __all__ = ["CONTEXT_WEIGHTS", "INPUT_WEIGHTS", "HashedNgramClassifier"]
 INPUT_WEIGHTS = Path(__file__).resolve().parent / "data" / "injection_input.npz"
 CONTEXT_WEIGHTS = Path(__file__).resolve().parent / "data" / "injection_context.npz"
 _BITS = 18
+_WORDS_KEPT = 100_000  # words whose hashed character n-grams are kept (a few hundred bytes each)
 
 
 def _vectorizers() -> tuple[HashingVectorizer, HashingVectorizer]:
@@ -48,23 +49,46 @@ class HashedNgramClassifier:
         self._weights = weights.astype(np.float32)
         self._bias = bias
         # scoring repeats `HashingVectorizer.transform` (analyse, hash, L2-normalise each row) without its
-        # per-call parameter validation and array checks, most of its time on short texts
+        # per-call parameter validation; a text's character n-grams are its words' (each padded with a space,
+        # never across words), so each word's hashed n-grams are computed once and kept (`_grams`)
         n = 2**_BITS
-        self._parts = [(v.build_analyzer(), self._weights[i * n : (i + 1) * n]) for i, v in enumerate(_vectorizers())]
+        words, chars = _vectorizers()
+        self._analyze_words, self._analyze_chars = words.build_analyzer(), chars.build_analyzer()
+        self._word_weights, self._char_weights = self._weights[:n], self._weights[n:]
         self._hasher = FeatureHasher(n_features=n, input_type="string", alternate_sign=False)
+        self._grams: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # word -> (n-gram indices, counts)
 
     def score(self, texts: Sequence[str]) -> list[float]:
         """The probability that each text is an injection (texts scored once each, however often repeated)."""
         unique = list(dict.fromkeys(texts))
         if not unique:
             return []
-        logits = np.full(len(unique), self._bias, dtype=np.float64)
-        for analyze, weights in self._parts:
-            counts = self._hasher.transform(analyze(text) for text in unique)
-            norms = np.sqrt(np.asarray(counts.multiply(counts).sum(axis=1)).ravel())
-            logits += np.divide(counts @ weights, norms, out=np.zeros_like(norms), where=norms > 0)
+        counts = self._hasher.transform(self._analyze_words(text) for text in unique)
+        norms = np.sqrt(np.asarray(counts.multiply(counts).sum(axis=1)).ravel())
+        logits = np.divide(counts @ self._word_weights, norms, out=np.zeros_like(norms), where=norms > 0)
+        logits += [self._char_logit(text) for text in unique]
+        logits += self._bias
         by_text = dict(zip(unique, 1.0 / (1.0 + np.exp(-logits)), strict=True))
         return [float(by_text[text]) for text in texts]
+
+    def _char_logit(self, text: str) -> float:
+        """The character n-gram part of `text`'s logit: its L2-normalised n-gram counts times the weights."""
+        grams = [self._word_grams(word) for word in text.lower().split()]
+        if not grams:
+            return 0.0
+        index, inverse = np.unique(np.concatenate([g[0] for g in grams]), return_inverse=True)
+        counts = np.bincount(inverse, weights=np.concatenate([g[1] for g in grams]))
+        return float(counts @ self._char_weights[index] / np.sqrt(counts @ counts))
+
+    def _word_grams(self, word: str) -> tuple[np.ndarray, np.ndarray]:
+        grams = self._grams.get(word)
+        if grams is None:
+            row = self._hasher.transform([self._analyze_chars(word)])
+            grams = (row.indices.astype(np.int64), row.data)
+            if len(self._grams) >= _WORDS_KEPT:  # bounded: start over rather than track recency
+                self._grams.clear()
+            self._grams[word] = grams
+        return grams
 
     @classmethod
     def train(cls, texts: Sequence[str], labels: Sequence[int], *, c: float = 64.0) -> HashedNgramClassifier:
