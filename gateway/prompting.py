@@ -26,7 +26,7 @@ import re
 import string
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -53,18 +53,16 @@ class PromptSet:
     """One version of every prompt template, by name."""
 
     templates: Mapping[str, str]
+    version: str = field(init=False, compare=False)  # computed once: it is read on every chat request
 
     def __post_init__(self) -> None:
         missing = REQUIRED - set(self.templates)
         if missing:
             raise PromptError(f"prompt templates missing: {', '.join(sorted(missing))}")
-
-    @property
-    def version(self) -> str:
         digest = hashlib.sha256()
         for name in sorted(self.templates):
             digest.update(f"{name}\x1f{self.templates[name]}\x1e".encode())
-        return digest.hexdigest()[:12]
+        object.__setattr__(self, "version", digest.hexdigest()[:12])
 
     def render(self, name: str, **values: object) -> str:
         """Fill template `name`; a value never expands further (text from a runbook stays text)."""

@@ -66,19 +66,30 @@ class HashedNgramClassifier:
         counts = self._hasher.transform(self._analyze_words(text) for text in unique)
         norms = np.sqrt(np.asarray(counts.multiply(counts).sum(axis=1)).ravel())
         logits = np.divide(counts @ self._word_weights, norms, out=np.zeros_like(norms), where=norms > 0)
-        logits += [self._char_logit(text) for text in unique]
+        logits += self._char_logits(unique)
         logits += self._bias
         by_text = dict(zip(unique, 1.0 / (1.0 + np.exp(-logits)), strict=True))
         return [float(by_text[text]) for text in texts]
 
-    def _char_logit(self, text: str) -> float:
-        """The character n-gram part of `text`'s logit: its L2-normalised n-gram counts times the weights."""
-        grams = [self._word_grams(word) for word in text.lower().split()]
-        if not grams:
-            return 0.0
-        index, inverse = np.unique(np.concatenate([g[0] for g in grams]), return_inverse=True)
-        counts = np.bincount(inverse, weights=np.concatenate([g[1] for g in grams]))
-        return float(counts @ self._char_weights[index] / np.sqrt(counts @ counts))
+    def _char_logits(self, texts: Sequence[str]) -> np.ndarray:
+        """The character n-gram part of each text's logit: L2-normalised n-gram counts times the weights, all
+        texts in one vectorised pass (a key per text and n-gram: text number * 2**bits + n-gram index)."""
+        indices: list[np.ndarray] = []
+        counts: list[np.ndarray] = []
+        for i, text in enumerate(texts):
+            for word in text.lower().split():
+                index, count = self._word_grams(word)
+                indices.append(index + (i << _BITS))
+                counts.append(count)
+        logits = np.zeros(len(texts), dtype=np.float64)
+        if not indices:
+            return logits
+        keys, inverse = np.unique(np.concatenate(indices), return_inverse=True)
+        merged = np.bincount(inverse, weights=np.concatenate(counts))
+        text_of = keys >> _BITS
+        dots = np.bincount(text_of, weights=merged * self._char_weights[keys & (2**_BITS - 1)], minlength=len(texts))
+        norms = np.sqrt(np.bincount(text_of, weights=merged * merged, minlength=len(texts)))
+        return np.divide(dots, norms, out=logits, where=norms > 0)
 
     def _word_grams(self, word: str) -> tuple[np.ndarray, np.ndarray]:
         grams = self._grams.get(word)
