@@ -31,8 +31,9 @@ __all__ = ["ChainResult", "GuardChain"]
 class _Run:
     """A chain's progress in its worker thread, shared with the waiter on the event loop (under `lock`)."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, total: int) -> None:
         self.lock = threading.Lock()
+        self.total = total  # scanners in this run
         self.text = text  # after the scanners done so far
         self.verdicts: list[Verdict] = []
         self.index = 0  # the scanner running now
@@ -85,7 +86,7 @@ class GuardChain:
         scanners = [s for s in self.scanners if ctx.stage in s.stages]
         verdicts: list[Verdict] = []
         while True:
-            run = _Run(text)
+            run = _Run(text, len(scanners))
             task = asyncio.ensure_future(asyncio.to_thread(self._run_from, scanners, ctx, run))
             task.add_done_callback(_retrieve)
             hung = await self._watch(task, run)
@@ -108,6 +109,9 @@ class GuardChain:
                 return None
             with run.lock:
                 index, started = run.index, run.started
+            if index == run.total:  # every scanner is done: the thread is only returning
+                await asyncio.wait({task})
+                return None
             done, _ = await asyncio.wait({task}, timeout=max(0.0, started + deadline - time.perf_counter()))
             if done:
                 return None
