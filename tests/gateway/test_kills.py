@@ -20,19 +20,27 @@ from tests.conftest import ModelEndpoint, TenantGateway, one_tenant_gateway
 from tests.gateway.test_audit import netops
 from tests.gateway.test_errors import netops_field
 from tests.gateway.test_prompt_canary import _ask, _candidate, _netops
+from tests.routing.conftest import delaying_proxy
+from tests.support import ThreadedServer
 
 
 @pytest.fixture
 def gw(model: ModelEndpoint, tmp_path: Path) -> Iterator[TenantGateway]:
+    """Deployment `a` answers through a proxy that holds each request 1 s (so a stream on it is still in flight
+    when the drain test throws its switch, however short the model's answer); `b` directly."""
+    slow = ThreadedServer(delaying_proxy(model.direct_url.removesuffix("/v1"), 1.0)).start()
     deployments = [
-        Deployment(name="a", model="smollm2-135m-instruct", base_url=model.url),
+        Deployment(name="a", model="smollm2-135m-instruct", base_url=f"{slow.url}/v1"),
         Deployment(name="b", model="smollm2-135m-instruct", base_url=model.url),
     ]
     routes = [Route(name="pair", deployments=["a", "b"], assistant=False, temperature=0.0)]
-    with one_tenant_gateway(
-        tmp_path / "data", model.url, tools=("dns_lookup",), deployments=deployments, routes=routes
-    ) as gw:
-        yield gw
+    try:
+        with one_tenant_gateway(
+            tmp_path / "data", model.url, tools=("dns_lookup",), deployments=deployments, routes=routes
+        ) as gw:
+            yield gw
+    finally:
+        slow.stop()
 
 
 def operator_key(gw: TenantGateway) -> str:
