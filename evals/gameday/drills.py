@@ -214,8 +214,8 @@ def guardrail_slow(p: Platform, prof: Profile) -> DrillResult:
     passed = all(r.status == 503 and r.code == "guardrail_timeout" for r in replies)
     return DrillResult(
         "guardrail_slow",
-        "a scanner slower than its policy's timeout (tenant gd-guard: timeout_ms 1) fails closed: 503 "
-        "guardrail_timeout",
+        "a scanner slower than its policy's timeout (tenant gd-guard: a moderation service answering after 1 s, "
+        "timeout_ms 200) fails closed: 503 guardrail_timeout",
         f"{_codes(replies)}",
         passed,
         {"codes": _codes(replies)},

@@ -8,9 +8,9 @@ its own data dir and the shared audit key, on the same PostgreSQL and Redis), wa
 built once with `netops index build --promote` from `<dir>/runbooks` (one runbook, `bgp.md`; `Platform.runbooks`)
 into `<dir>/index`, the one embedded index folder every replica reads (`retrieval.path`). Tenants:
 `gd` (unlimited; a second key, `gd-unseen`, is never used before the PostgreSQL drill), `gd-budget` (a token
-budget of `BUDGET_TOKENS` a day), `gd-guard` (a guardrail policy whose `timeout_ms` is 1 ms) and `gd-scan` (the
-default policy plus a `remote` scanner asking the fault upstream's moderation endpoint, `MODERATION`).
-"""
+budget of `BUDGET_TOKENS` a day), `gd-guard` (the default policy with `timeout_ms` 200, plus a `remote` scanner
+whose service, `MODERATION_SLOW`, answers after 1 s) and `gd-scan` (the default policy plus a `remote` scanner
+asking the fault upstream's moderation endpoint, `MODERATION`)."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ from typing import IO
 import httpx
 import yaml
 
-from evals.gameday.faults import FaultUpstream
+from evals.gameday.faults import Fault, FaultUpstream
 from evals.gameday.stores import OwnedPostgres, OwnedRedis, postgres_bin
 from gateway.checkpoints import KEY_FILE, AuditKey
 from gateway.local import free_port
@@ -37,6 +37,7 @@ __all__ = ["BUDGET_TOKENS", "MODERATION", "ROUTE", "Platform", "Sandbox"]
 
 ROUTE = "gameday"
 MODERATION = "moderation"  # the fault upstream's name for the moderation service the `gd-scan` policy asks
+MODERATION_SLOW = "moderation-slow"  # one that answers after 1 s, asked by the `gd-guard` policy (timeout 200 ms)
 BUDGET_TOKENS = 700
 _REPO = Path(__file__).resolve().parents[2]
 
@@ -75,6 +76,7 @@ class Sandbox:
 
     def __enter__(self) -> Platform:
         self.faults.start()
+        self.faults.set(MODERATION_SLOW, Fault.OK, base_delay_s=1.0)
         postgres = redis = None
         if postgres_bin() is not None:
             postgres = self._stores.enter_context(OwnedPostgres())
@@ -143,8 +145,10 @@ class Sandbox:
         policies.mkdir()
         default = _REPO / "infra" / "policies" / "default.yaml"
         shutil.copy(default, policies / "default.yaml")
-        tight = {**yaml.safe_load(default.read_text()), "timeout_ms": 1}
-        (policies / "gd-guard.yaml").write_text(yaml.safe_dump(tight))
+        slow = {**yaml.safe_load(default.read_text()), "timeout_ms": 200}  # ... plus a moderation service taking 1 s
+        slow_url = f"{self.faults.url}/{MODERATION_SLOW}/scan"
+        slow["input"] = [*slow["input"], {"scanner": "remote", "options": {"url": slow_url, "timeout_s": 5}}]
+        (policies / "gd-guard.yaml").write_text(yaml.safe_dump(slow))
         scanned = yaml.safe_load(default.read_text())  # the default, plus a moderation service (the fault upstream's)
         scanned["input"] = [*scanned["input"], {"scanner": "remote", "options": {"url": self.moderation_url}}]
         (policies / "gd-scan.yaml").write_text(yaml.safe_dump(scanned))
