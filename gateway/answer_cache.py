@@ -57,6 +57,7 @@ async def cache_keys(
         "index": await turn.index_version() if route.assistant else "",
         "max_tokens": req.token_limit,
         "tool_choice": str(req.tool_choice),
+        "format": req.structured or "",
         "clearance": who.clearance,
         "role": who.role,
         "grants": sorted(who.tools),
@@ -64,7 +65,7 @@ async def cache_keys(
     }
     exact = cache_key(turn.tenant, "response", {**parts, "prompt": digest(history)})
     single = sum(r == "user" for r, _ in history) == 1 and all(r in ("system", "developer", "user") for r, _ in history)
-    semantic = caches.settings.semantic and turn.svc.semantic is not None and single
+    semantic = caches.settings.semantic and turn.svc.semantic is not None and single and req.structured is None
     names = [d.name for d in turn.svc.toolbox.inventory.for_tenant(turn.tenant).devices] if semantic else []
     found = entities(last_user_text(history), names) if semantic else None
     return Keys(exact, cache_key(turn.tenant, "scope", parts).rsplit("\x1f", 1)[-1], found)

@@ -2,12 +2,14 @@
 document publishes (`gateway.openapi`).
 
 Unknown top-level fields that OpenAI clients send (`n`, `top_p`, `user`, ...) are accepted and ignored;
-`messages` and the fields the gateway acts on are validated. Response models document the bodies; handlers
-build them as dicts (no second validation on the hot path).
+`messages` and the fields the gateway acts on are validated, `response_format` among them (structured output:
+`json_object`, or `json_schema` with a JSON Schema the deployment constrains its decoding to). Response models
+document the bodies; handlers build them as dicts (no second validation on the hot path).
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -19,7 +21,9 @@ __all__ = [
     "ChatMessage",
     "InvokeRequest",
     "InvokeResponse",
+    "JsonSchemaFormat",
     "ListOf",
+    "ResponseFormat",
     "ScanRequest",
     "ScanResponse",
     "SearchRequest",
@@ -42,6 +46,46 @@ class ChatMessage(BaseModel):
         return self.content or ""
 
 
+MAX_SCHEMA_BYTES = 32_768
+
+
+class JsonSchemaFormat(BaseModel):
+    """`response_format.json_schema`: OpenAI's structured-output form."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    name: str = Field("response", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    description: str | None = Field(None, max_length=1000)
+    schema_: dict[str, Any] = Field(alias="schema")
+    strict: bool | None = None
+
+
+class ResponseFormat(BaseModel):
+    """`response_format`: `text` (the default), `json_object` (any JSON object; llama.cpp's `schema` extension
+    accepted), or `json_schema` (a JSON Schema of at most 32 KB)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    type: Literal["text", "json_object", "json_schema"]
+    json_schema: JsonSchemaFormat | None = None
+    schema_: dict[str, Any] | None = Field(None, alias="schema")
+
+    @field_validator("json_schema", "schema_")
+    @classmethod
+    def _small(cls, value: Any) -> Any:
+        body = value.schema_ if isinstance(value, JsonSchemaFormat) else value
+        if body is not None and len(json.dumps(body)) > MAX_SCHEMA_BYTES:
+            raise ValueError(f"the schema is over {MAX_SCHEMA_BYTES} bytes")
+        return value
+
+    @property
+    def schema_body(self) -> dict[str, Any] | None:
+        """The JSON Schema the answer must follow, if any."""
+        if self.type == "json_schema":
+            return self.json_schema.schema_ if self.json_schema else None
+        return self.schema_ if self.type == "json_object" else None
+
+
 class ChatCompletionRequest(BaseModel):
     """`POST /v1/chat/completions`."""
 
@@ -55,12 +99,34 @@ class ChatCompletionRequest(BaseModel):
     temperature: float | None = Field(None, ge=0, le=2)
     tools: list[dict[str, Any]] | None = None
     tool_choice: Literal["none", "auto", "required"] | dict[str, Any] | None = None
+    response_format: ResponseFormat | None = None
 
     @field_validator("tools")
     @classmethod
     def _no_client_tools(cls, value: list[dict[str, Any]] | None) -> None:
         if value:
             raise ValueError("client-defined tools are not supported; the gateway offers its own vetted tools")
+
+    @field_validator("response_format")
+    @classmethod
+    def _schema_given(cls, value: ResponseFormat | None) -> ResponseFormat | None:
+        if value is not None and value.type == "json_schema" and value.json_schema is None:
+            raise ValueError("response_format of type json_schema needs json_schema.schema")
+        return value
+
+    @property
+    def structured(self) -> dict[str, Any] | None:
+        """`response_format` as the model request carries it: None for text, else `{"type": "json_object"}` or
+        `{"type": "json_schema", "json_schema": {"name", "schema", "strict"}}` (each backend translates it)."""
+        rf = self.response_format
+        if rf is None or rf.type == "text":
+            return None
+        schema = rf.schema_body
+        if schema is None:
+            return {"type": "json_object"}
+        name = rf.json_schema.name if rf.json_schema else "response"
+        strict = bool(rf.json_schema.strict) if rf.json_schema else False
+        return {"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": strict}}
 
     @property
     def forced_tool(self) -> str | None:

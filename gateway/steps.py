@@ -111,7 +111,7 @@ def model_request(
     temperature = route.temperature if req.temperature is None else req.temperature
     forced = req.forced_tool
     if tool_ctx is None or forced is None or not route.assistant:
-        return ModelRequest(messages, max_tokens, temperature)
+        return ModelRequest(messages, max_tokens, temperature, response_format=req.structured)
     registry.require_grant(forced, tool_ctx)
     return ModelRequest(
         messages,
@@ -119,6 +119,7 @@ def model_request(
         temperature,
         tools=registry.schemas([forced], tool_ctx.tenant),
         tool_choice=req.tool_choice,
+        response_format=req.structured,
     )
 
 

@@ -49,6 +49,7 @@ class ModelRequest:
     temperature: float | None = None
     tools: list[dict[str, Any]] = field(default_factory=list)
     tool_choice: dict[str, Any] | str | None = None
+    response_format: dict[str, Any] | None = None  # OpenAI's form: json_object, or json_schema with its schema
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +115,8 @@ class LiteLLMBackend:
         if request.tools:
             kwargs["tools"] = request.tools
             kwargs["tool_choice"] = request.tool_choice or "auto"
+        if request.response_format:
+            kwargs["response_format"] = request.response_format  # litellm translates it per provider
         response = await self._litellm.acompletion(**kwargs)
         calls: dict[int, dict[str, str]] = {}
         finish, usage = "stop", (0, 0)

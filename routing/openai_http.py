@@ -203,7 +203,18 @@ def _body(deployment: Deployment, request: ModelRequest) -> dict[str, Any]:
     if request.tools:
         body["tools"] = request.tools
         body["tool_choice"] = request.tool_choice or "auto"
+    if request.response_format:
+        body["response_format"] = _response_format(deployment, request.response_format)
     return body
+
+
+def _response_format(deployment: Deployment, requested: dict[str, Any]) -> dict[str, Any]:
+    """`response_format` in the deployment's dialect: OpenAI and vLLM (`openai`, `hosted_vllm`) take OpenAI's
+    form; a generic OpenAI-compatible server (llama.cpp's) takes the schema inside `json_object`, which its
+    server turns into a grammar."""
+    if deployment.provider != "openai_compatible" or requested.get("type") != "json_schema":
+        return requested
+    return {"type": "json_object", "schema": requested["json_schema"]["schema"]}
 
 
 def _as_json_text(arguments: str) -> str:

@@ -6,6 +6,7 @@ import json
 
 import httpx
 import openai
+import pydantic
 import pytest
 from langchain_openai import ChatOpenAI
 
@@ -98,3 +99,47 @@ def test_secret_in_prompt_never_reaches_model_or_audit_in_clear(gateway: Gateway
     records = gateway.svc.audit.records(limit=1000)
     assert SECRET not in json.dumps(records)
     assert any(r["payload"].get("verdicts") for r in records)
+
+
+class Verdict(pydantic.BaseModel):
+    supported: bool
+    reason: str
+
+
+def test_structured_output_follows_the_schema_through_llama_cpp(gateway: Gateway, model: ModelEndpoint) -> None:
+    # The SDK's parse() sends OpenAI's json_schema form; the gateway hands llama.cpp the schema inside json_object
+    # (its grammar form), so even a 135M model answers with JSON that validates.
+    for n in range(3):
+        reply = client(gateway).chat.completions.parse(
+            model="smollm2",
+            messages=[{"role": "user", "content": f"Is 'BGP uses TCP port 179' true? Case {n}. Answer in JSON."}],
+            response_format=Verdict,
+            max_tokens=120,
+            temperature=0,
+        )
+        assert isinstance(reply.choices[0].message.parsed, Verdict)
+    lines = model.request_log.read_text().splitlines()
+    body = [json.loads(line) for line in lines if line.startswith("{") and "response_format" in line][-1]
+    assert body["response_format"]["type"] == "json_object"
+    assert body["response_format"]["schema"]["required"] == ["supported", "reason"]
+    plain = client(gateway).chat.completions.create(
+        model="smollm2",
+        messages=[{"role": "user", "content": "Name a routing protocol, as a JSON object."}],
+        response_format={"type": "json_object"},
+        max_tokens=60,
+        temperature=0,
+    )
+    assert isinstance(json.loads(plain.choices[0].message.content or ""), dict)
+
+
+@pytest.mark.parametrize(
+    "response_format",
+    [{"type": "xml"}, {"type": "json_schema"}, {"type": "json_schema", "json_schema": {"schema": "x"}}],
+)
+def test_a_bad_response_format_gets_422_problem_json(gateway: Gateway, response_format: dict[str, object]) -> None:
+    body = {"model": "smollm2", "messages": [{"role": "user", "content": "hi"}], "response_format": response_format}
+    response = httpx.post(
+        f"{gateway.v1}/chat/completions", json=body, headers={"authorization": f"Bearer {gateway.key}"}
+    )
+    assert response.status_code == 422
+    assert response.json()["code"] == "invalid_request"
