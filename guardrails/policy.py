@@ -115,7 +115,7 @@ def build_tenant_guards(name: str, policy: PolicyFile, *, size_limit: SizeLimit)
     stages: dict[Stage, list[Scanner]] = {}
     used: dict[str, str] = {}  # registered name -> the built scanner's name
     for stage, specs in ((Stage.INPUT, policy.input), (Stage.CONTEXT, policy.context), (Stage.OUTPUT, policy.output)):
-        scanners: list[Scanner] = [size_limit] if stage is Stage.INPUT else []
+        scanners: list[Scanner] = []
         for spec in specs:
             key = json.dumps([spec.scanner, spec.options], sort_keys=True)
             scanner = built.get(key) or build_scanner(spec.scanner, spec.options)
@@ -124,6 +124,9 @@ def build_tenant_guards(name: str, policy: PolicyFile, *, size_limit: SizeLimit)
                 raise PolicyError(f"scanner {spec.scanner!r} does not run on the {stage.value} stage")
             scanners.append(scanner)
             used[spec.scanner] = scanner.name
+        if stage is Stage.INPUT:  # the size limit runs first: the policy's own, else the settings'
+            own = [s for s in scanners if isinstance(s, SizeLimit)]
+            scanners = [own[0] if own else size_limit, *(s for s in scanners if not isinstance(s, SizeLimit))]
         stages[stage] = scanners
     stray = sorted(set(policy.fail_open) - set(used))
     if stray:

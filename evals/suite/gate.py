@@ -98,8 +98,14 @@ class GateReport:
                 f"| {r.metric} | {_num(r.baseline)} | {_num(r.run)} | {delta} | {r.tolerance} | {ci} | {r.status} |"
             )
         for r in self.regressions():
-            lines += ["", f"**{r.metric}** got worse ({_num(r.baseline)} -> {_num(r.run)}):"]
-            lines += [f"- `{case}`: {why}" for case, why in r.worse] or ["- (no single case: the aggregate moved)"]
+            moved = f"{_num(r.baseline)} -> {_num(r.run)}"
+            head = f"got worse on these cases ({moved})" if r.worse else f"got worse ({moved})"
+            lines += ["", f"**{r.metric}** {head}:"]
+            if r.run is None:
+                lines += ["- not scored in this run (every case unparsed, skipped or missing)"]
+            lines += [f"- `{case}`: {why}" for case, why in r.worse] or (
+                ["- (no single case: the aggregate moved)"] if r.run is not None else []
+            )
         if self.missing_cases:
             lines += ["", f"cases in the baseline that did not run: {', '.join(self.missing_cases)}"]
         if self.new_cases:

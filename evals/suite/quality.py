@@ -1,7 +1,10 @@
 """The quality tier's second half: ragas scores of the golden answers (the one module that imports ragas).
 
 With a judge (a gateway route: a vLLM or hosted deployment in real use, the embedded model by default), each
-answered case gets ragas' LLM metrics through `llm_factory` over the OpenAI client pointed at the gateway:
+answered case gets ragas' LLM metrics through ragas' `InstructorLLM` over the OpenAI client pointed at the gateway,
+in instructor's JSON_SCHEMA mode: each judge request carries the verdict's JSON Schema as `response_format`, which
+the gateway hands to the deployment (vLLM's structured outputs, llama.cpp's grammar), so even a small judge answers
+in the shape ragas parses. (`llm_factory` would pick instructor's JSON mode: the schema only as prompt text.)
 
     faithfulness        the answer's statements are supported by the excerpts the model saw
     answer_relevancy    questions generated back from the answer resemble the question (MiniLM embeddings)
@@ -30,12 +33,13 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import instructor
 import openai
 import pydantic
 from instructor.core.exceptions import InstructorError
 from ragas.dataset_schema import SingleTurnSample
 from ragas.embeddings.base import BaseRagasEmbedding
-from ragas.llms import llm_factory
+from ragas.llms import InstructorLLM
 from ragas.metrics import NonLLMContextPrecisionWithReference, NonLLMContextRecall
 from ragas.metrics.collections import (
     AnswerRelevancy,
@@ -121,7 +125,8 @@ Scorer = Callable[[CaseResult, str], Awaitable[Any]]
 
 def _judge_metrics(judge: Judge, embedder: Embedder) -> dict[str, Scorer]:
     client = openai.AsyncOpenAI(base_url=judge.url, api_key=judge.key, max_retries=0, timeout=180)
-    llm = llm_factory(judge.route, provider="openai", client=client, max_tokens=judge.max_tokens, max_retries=1)
+    constrained = instructor.from_openai(client, mode=instructor.Mode.JSON_SCHEMA)
+    llm = InstructorLLM(constrained, judge.route, "openai", max_tokens=judge.max_tokens, max_retries=1)
     faith, relevancy = Faithfulness(llm=llm), AnswerRelevancy(llm=llm, embeddings=_Embeddings(embedder), strictness=1)
     precision, recall = ContextPrecision(llm=llm), ContextRecall(llm=llm)
 

@@ -66,8 +66,9 @@ def eval_settings(settings: Settings, root: Path, *, model_url: str | None = Non
         data["deployments"] = [Deployment(name="local-smollm2", model="smollm2-135m-instruct", base_url=model_url)]
         data["routes"] = []
         data["model_server"] = {**data["model_server"], "enabled": False}
-    elif settings.deployments == [settings.embedded_deployment()]:
-        data["model_server"] = {**data["model_server"], "port": free_port()}
+    elif settings.deployments == [settings.embedded_deployment()]:  # room for a judge prompt and its verdict
+        n_ctx = max(data["model_server"]["n_ctx"], 4096)
+        data["model_server"] = {**data["model_server"], "port": free_port(), "n_ctx": n_ctx}
         data["deployments"], data["routes"] = [], []
     else:
         data["model_server"] = {**data["model_server"], "enabled": False}

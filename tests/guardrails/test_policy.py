@@ -20,7 +20,7 @@ from guardrails import (
     load_guards,
     register,
 )
-from guardrails.errors import ScannerTimedOut
+from guardrails.errors import InputTooLarge, ScannerTimedOut
 
 REPO_POLICIES = Path(__file__).resolve().parents[2] / "infra" / "policies"
 
@@ -49,6 +49,18 @@ def test_tenant_policy_overrides_default_and_hash_tracks_content(tmp_path: Path)
     write(tmp_path, "acme", "input: [{scanner: secrets}]\n")
     second = load_guards(tmp_path, max_chars=100, max_tokens=100)
     assert first.for_tenant("acme").policy_id != second.for_tenant("acme").policy_id
+
+
+def test_a_policy_may_set_its_own_size_limit_which_still_runs_first(tmp_path: Path) -> None:
+    write(tmp_path, "default", "input: [{scanner: secrets}]\n")
+    write(tmp_path, "judge", "input: [{scanner: secrets}, {scanner: size_limit, options: {max_tokens: 3000}}]\n")
+    guards = load_guards(tmp_path, max_chars=24_000, max_tokens=100)
+    long = "show ip bgp summary " * 100  # about 500 tokens
+    judge, default = guards.for_tenant("judge").input, guards.for_tenant("other").input
+    assert [s.name for s in judge.scanners] == ["size_limit", "secrets"]
+    assert judge.run(long, ScanContext("judge", Stage.INPUT)).text == long
+    with pytest.raises(InputTooLarge):
+        default.run(long, ScanContext("other", Stage.INPUT))
 
 
 @pytest.mark.parametrize(
