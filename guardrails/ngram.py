@@ -54,7 +54,8 @@ class HashedNgramClassifier:
         n = 2**_BITS
         words, chars = _vectorizers()
         self._analyze_words, self._analyze_chars = words.build_analyzer(), chars.build_analyzer()
-        self._word_weights, self._char_weights = self._weights[:n], self._weights[n:]
+        # the word part is a sparse (float64) matrix times these: kept float64, or every call would cast all 2**18
+        self._word_weights, self._char_weights = self._weights[:n].astype(np.float64), self._weights[n:]
         self._hasher = FeatureHasher(n_features=n, input_type="string", alternate_sign=False)
         self._grams: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # word -> (n-gram indices, counts)
 
