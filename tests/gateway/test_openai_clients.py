@@ -109,15 +109,14 @@ class Verdict(pydantic.BaseModel):
 def test_structured_output_follows_the_schema_through_llama_cpp(gateway: Gateway, model: ModelEndpoint) -> None:
     # The SDK's parse() sends OpenAI's json_schema form; the gateway hands llama.cpp the schema inside json_object
     # (its grammar form), so even a 135M model answers with JSON that validates.
-    for n in range(3):
-        reply = client(gateway).chat.completions.parse(
-            model="smollm2",
-            messages=[{"role": "user", "content": f"Is 'BGP uses TCP port 179' true? Case {n}. Answer in JSON."}],
-            response_format=Verdict,
-            max_tokens=120,
-            temperature=0,
-        )
-        assert isinstance(reply.choices[0].message.parsed, Verdict)
+    reply = client(gateway).chat.completions.parse(
+        model="smollm2",
+        messages=[{"role": "user", "content": "Is 'BGP uses TCP port 179' true? Answer in JSON."}],
+        response_format=Verdict,
+        max_tokens=120,
+        temperature=0,
+    )
+    assert isinstance(reply.choices[0].message.parsed, Verdict)
     lines = model.request_log.read_text().splitlines()
     body = [json.loads(line) for line in lines if line.startswith("{") and "response_format" in line][-1]
     assert body["response_format"]["type"] == "json_object"
