@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 __all__ = [
     "ActionView",
@@ -78,11 +78,17 @@ class ResponseFormat(BaseModel):
             raise ValueError(f"the schema is over {MAX_SCHEMA_BYTES} bytes")
         return value
 
+    @model_validator(mode="after")
+    def _schema_given(self) -> ResponseFormat:
+        if self.type == "json_schema" and self.json_schema is None:
+            raise ValueError("response_format of type json_schema needs json_schema.schema")
+        return self
+
     @property
     def schema_body(self) -> dict[str, Any] | None:
         """The JSON Schema the answer must follow, if any."""
-        if self.type == "json_schema":
-            return self.json_schema.schema_ if self.json_schema else None
+        if self.json_schema is not None and self.type == "json_schema":
+            return self.json_schema.schema_
         return self.schema_ if self.type == "json_object" else None
 
 
@@ -106,13 +112,6 @@ class ChatCompletionRequest(BaseModel):
     def _no_client_tools(cls, value: list[dict[str, Any]] | None) -> None:
         if value:
             raise ValueError("client-defined tools are not supported; the gateway offers its own vetted tools")
-
-    @field_validator("response_format")
-    @classmethod
-    def _schema_given(cls, value: ResponseFormat | None) -> ResponseFormat | None:
-        if value is not None and value.type == "json_schema" and value.json_schema is None:
-            raise ValueError("response_format of type json_schema needs json_schema.schema")
-        return value
 
     @property
     def structured(self) -> dict[str, Any] | None:
