@@ -6,9 +6,11 @@ production tenants get keys from `netops key create`, shown once and never store
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable
 
+from gateway.errors import Conflict
 from gateway.services import Services
 from retrieval import IndexStatus, RunbookIndex, scan
 
@@ -23,7 +25,8 @@ def ensure_demo_key(svc: Services) -> str:
     if path.is_file() and svc.tenants.exists(DEMO_TENANT):
         return path.read_text().strip()
     if not svc.tenants.exists(DEMO_TENANT):
-        svc.tenants.create(DEMO_TENANT, models=["*"], tools=svc.tools.names, rpm=svc.settings.default_rpm)
+        with contextlib.suppress(Conflict):  # replicas starting together on one database: one of them creates it
+            svc.tenants.create(DEMO_TENANT, models=["*"], tools=svc.tools.names, rpm=svc.settings.default_rpm)
     key = svc.tenants.create_key(DEMO_TENANT, label="demo", role="admin").plaintext
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -2,7 +2,7 @@
 
 A temp data dir, a PostgreSQL cluster and a Redis server of its own (`evals.gameday.stores`; SQLite and
 in-process limits when the PostgreSQL binaries are missing), the fault upstream as two deployments (`primary`,
-`fallback`) of one route (`gameday`, policy `ordered`, no retries), tenants and keys made with the `netops` CLI,
+`fallback`) of one route (`gameday`, policy `ordered`, no retries), tenants and keys made in its state store,
 then `netops serve --no-model-server --workers 1` as a subprocess on a free port (or several replicas, each with
 its own data dir and the shared audit key, on the same PostgreSQL and Redis), waited for on /readyz. The index is
 built once with `netops index build --promote` from `<dir>/runbooks` (one runbook, `bgp.md`; `Platform.runbooks`)
@@ -86,13 +86,7 @@ class Sandbox:
         config = self._write_config(postgres, redis)
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
         platform = Platform("", {}, self.faults, config, env, postgres, redis, runbooks=self.dir / "runbooks")
-        for tenant in ("gd", "gd-budget", "gd-guard", "gd-scan"):
-            _checked(platform.netops("tenant", "create", tenant, "--rpm", "100000"))
-            out = _checked(platform.netops("key", "create", tenant)).stdout
-            platform.keys[tenant] = out.split("api key:", 1)[1].split()[0]
-        out = _checked(platform.netops("key", "create", "gd")).stdout
-        platform.keys["gd-unseen"] = out.split("api key:", 1)[1].split()[0]
-        _checked(platform.netops("limits", "set", "gd-budget", "--token-budget", str(BUDGET_TOKENS)))
+        platform.keys = _tenants(config)
         AuditKey.load_or_create(self.dir / "data" / KEY_FILE)  # one key for every replica, as in a deployment
         _checked(platform.netops("index", "build", "--promote", timeout=300))  # once, before the replicas share it
         for i in range(self.replicas):
@@ -192,6 +186,24 @@ class Sandbox:
                 pass
             time.sleep(0.2)
         raise RuntimeError("netops serve was not ready in time")
+
+
+def _tenants(config: Path) -> dict[str, str]:
+    """Make the sandbox's tenants and keys in its state store (what `netops tenant|key|limits` do, in this process:
+    ten CLI start-ups cost about 20 s); returns the API key per tenant."""
+    from gateway.db import open_engine  # noqa: PLC0415  (the gameday CLI imports this module; the store only here)
+    from gateway.settings import load_settings  # noqa: PLC0415
+    from gateway.tenants import Tenants  # noqa: PLC0415
+    from routing import Quota  # noqa: PLC0415
+
+    tenants = Tenants(open_engine(load_settings(config).sqlalchemy_url))
+    keys = {}
+    for tenant in ("gd", "gd-budget", "gd-guard", "gd-scan"):
+        tenants.create(tenant, models=["*"], tools=[], rpm=100_000)
+        keys[tenant] = tenants.create_key(tenant).plaintext
+    keys["gd-unseen"] = tenants.create_key("gd").plaintext
+    tenants.set_quota("gd-budget", Quota(token_budget=BUDGET_TOKENS, period="day"))
+    return keys
 
 
 def _checked(result: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:

@@ -53,12 +53,15 @@ def _start(tmp: Path, name: str, db_url: str, model_url: str, prefix: str) -> tu
         stderr=subprocess.STDOUT,
         text=True,
     )
-    url = f"http://127.0.0.1:{port}"
+    return proc, f"http://127.0.0.1:{port}"
+
+
+def _wait(tmp: Path, name: str, proc: subprocess.Popen[str], url: str) -> None:
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline and proc.poll() is None:
         try:
             if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                return proc, url
+                return
         except httpx.HTTPError:
             time.sleep(0.5)
     proc.kill()
@@ -80,10 +83,12 @@ def two_gateways(
     prefix = f"netops:test:{uuid.uuid4().hex}"
     procs: list[subprocess.Popen[str]] = []
     try:
-        a, url_a = _start(tmp_path, "a", db_url, model.direct_url, prefix)  # one after the other: both create
-        procs.append(a)  # the demo tenant in the shared database on first start
+        a, url_a = _start(tmp_path, "a", db_url, model.direct_url, prefix)  # together, as replicas start: both
+        procs.append(a)  # see no demo tenant in the shared database, one creates it
         b, url_b = _start(tmp_path, "b", db_url, second_model.url, prefix)
         procs.append(b)
+        _wait(tmp_path, "a", a, url_a)
+        _wait(tmp_path, "b", b, url_b)
         yield [url_a, url_b], key, prefix
     finally:
         for p in procs:
