@@ -28,7 +28,6 @@ ENGINES = ("edge", "local")
 StoredHit = tuple[float, dict[str, Any]]
 DENSE = "dense"
 LEXICAL = "lexical"
-RRF_K = 60  # the usual RRF constant; every backend fuses the same way (see docs/retrieval.md)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,12 +41,11 @@ class StoredChunk:
 
 @dataclass(frozen=True, slots=True)
 class Query:
-    """A query in one retrieval mode: `dense`, `lexical` or `hybrid` (both, fused with RRF)."""
+    """A query in one retrieval mode, `dense` or `lexical` (hybrid fuses the two by document: `RunbookIndex`)."""
 
     mode: str
     dense: list[float] | None
     sparse: SparseVector | None
-    depth: int = 30
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,7 +28,7 @@ from typing import Any
 
 import qdrant_edge as qe
 
-from retrieval.backend import DENSE, LEXICAL, RRF_K, Query, Scope, StoredChunk, StoredHit, payload_of, point_uuid
+from retrieval.backend import DENSE, LEXICAL, Query, Scope, StoredChunk, StoredHit, payload_of, point_uuid
 
 __all__ = ["EdgeStore"]
 
@@ -157,26 +157,13 @@ class EdgeStore:
                 qe.FieldCondition("sensitivity", match=qe.MatchAny(list(scope.levels))),
             ]
         )
-        dense = qe.Query.Nearest(query.dense, using=DENSE) if query.dense is not None else None
-        sparse = (
-            qe.Query.Nearest(qe.SparseVector(query.sparse.indices, query.sparse.values), using=LEXICAL)
-            if query.sparse is not None
-            else None
-        )
-        if query.mode == "hybrid":
-            request = qe.QueryRequest(
-                limit=top_k,
-                prefetches=[
-                    qe.Prefetch(limit=query.depth, query=dense, filter=where),
-                    qe.Prefetch(limit=query.depth, query=sparse, filter=where),
-                ],
-                query=qe.Fusion.Rrf(k=RRF_K),  # type: ignore[arg-type]  # the stub omits Fusion.Rrf
-                filter=where,
-                with_payload=True,
-            )
+        if query.mode == "dense" and query.dense is not None:
+            chosen = qe.Query.Nearest(query.dense, using=DENSE)
+        elif query.mode == "lexical" and query.sparse is not None:
+            chosen = qe.Query.Nearest(qe.SparseVector(query.sparse.indices, query.sparse.values), using=LEXICAL)
         else:
-            chosen = dense if query.mode == "dense" else sparse
-            request = qe.QueryRequest(limit=top_k, query=chosen, filter=where, with_payload=True)
+            raise ValueError(f"a {query.mode!r} query without its vector")
+        request = qe.QueryRequest(limit=top_k, query=chosen, filter=where, with_payload=True)
         return [(float(p.score), dict(p.payload or {})) for p in self._shard(collection).query(request)]
 
     def _aliases(self) -> dict[str, str]:

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Protocol
 
-from retrieval.backend import Query, Scope, StoredChunk, VectorStore
+from retrieval.backend import Query, Scope, StoredChunk, StoredHit, VectorStore
 from retrieval.documents import SENSITIVITY, Corpus
 from retrieval.embedder import Embedder
 from retrieval.errors import IndexUnavailable, InvalidQuery, NothingToRollBack, PromoteRefused, UnknownVersion
@@ -35,6 +35,7 @@ __all__ = ["MODES", "Hit", "IndexStatus", "Retriever", "RunbookIndex", "VersionI
 
 MODES = ("hybrid", "dense", "lexical")
 GROUP_DEPTH = 4  # chunks fetched per document wanted; a runbook rarely has more than a few matching sections
+RRF_K = 60  # the usual reciprocal-rank-fusion constant (hybrid: dense and lexical, fused by document)
 Progress = Callable[[str, int, int], None]
 
 
@@ -90,6 +91,17 @@ class Retriever(Protocol):
         """The live version alone ("" when none is promoted): what a request keys its caches by, without the
         status's count and source record."""
         ...
+
+
+def _by_document(found: list[StoredHit], collection: str) -> dict[str, Hit]:
+    """Chunks grouped by document in rank order, each document's best chunk standing for it."""
+    found.sort(key=lambda f: (-f[0], str(f[1]["path"]), str(f[1]["heading"]), str(f[1]["text"])))  # stable ties
+    best: dict[str, Hit] = {}
+    for score, p in found:
+        path = str(p["path"])
+        if path not in best:
+            best[path] = Hit(path, str(p["heading"]), str(p["text"]), score, collection)
+    return best
 
 
 class RunbookIndex:
@@ -174,15 +186,27 @@ class RunbookIndex:
             mode, sparse = "dense", None
         dense = self._embedder.embed([query])[0] if mode != "lexical" else None
         scope = Scope(tenant, SENSITIVITY[: SENSITIVITY.index(clearance) + 1])
-        wanted = top_k * GROUP_DEPTH  # chunks fetched to fill `top_k` distinct documents
-        found = self._store.search(collection, Query(mode, dense, sparse, depth=max(30, wanted)), scope, top_k=wanted)
-        found.sort(key=lambda f: (-f[0], str(f[1]["path"]), str(f[1]["heading"]), str(f[1]["text"])))  # stable ties
-        best: dict[str, Hit] = {}
-        for score, p in found:  # grouped by document: its best chunk stands for it
-            path = str(p["path"])
-            if path not in best:
-                best[path] = Hit(path, str(p["heading"]), str(p["text"]), score, collection)
-        return list(best.values())[:top_k]
+        wanted = max(30, top_k * GROUP_DEPTH)  # chunks fetched to fill `top_k` distinct documents
+        if mode != "hybrid":
+            found = self._store.search(collection, Query(mode, dense, sparse), scope, top_k=wanted)
+            return list(_by_document(found, collection).values())[:top_k]
+        ranked = [  # each mode's documents in rank order, fused by document: a runbook's many chunks count once
+            list(
+                _by_document(
+                    self._store.search(collection, Query(m, dense, sparse), scope, top_k=wanted), collection
+                ).values()
+            )
+            for m in ("dense", "lexical")
+        ]
+        fused: dict[str, float] = {}
+        chosen: dict[str, tuple[int, Hit]] = {}  # the document's best chunk, from the mode ranking it higher
+        for documents in ranked:
+            for rank, hit in enumerate(documents, start=1):
+                fused[hit.path] = fused.get(hit.path, 0.0) + 1.0 / (RRF_K + rank)
+                if hit.path not in chosen or rank < chosen[hit.path][0]:
+                    chosen[hit.path] = (rank, hit)
+        order = sorted(fused, key=lambda path: (-fused[path], path))[:top_k]
+        return [replace(chosen[path][1], score=fused[path]) for path in order]
 
     # -- writing -------------------------------------------------------------------------------------------
 

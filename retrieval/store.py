@@ -12,7 +12,7 @@ Example:
     store.create("runbooks-v1", dim=384, metadata=manifest)
     store.upsert("runbooks-v1", [StoredChunk(chunk, dense, sparse)])
     store.point_alias("runbooks", "runbooks-v1")          # atomic
-    store.search("runbooks-v1", Query("hybrid", dense, sparse), Scope("acme", ("public",)), top_k=5)
+    store.search("runbooks-v1", Query("lexical", None, sparse), Scope("acme", ("public",)), top_k=5)
 
 Implements `retrieval.backend.VectorStore`.
 """
@@ -27,7 +27,7 @@ from typing import Any
 
 from qdrant_client import QdrantClient, models
 
-from retrieval.backend import DENSE, LEXICAL, RRF_K, Query, Scope, StoredChunk, StoredHit, payload_of, point_uuid
+from retrieval.backend import DENSE, LEXICAL, Query, Scope, StoredChunk, StoredHit, payload_of, point_uuid
 
 __all__ = ["QdrantStore"]
 
@@ -152,21 +152,8 @@ class QdrantStore:
             ]
         )
         sparse = models.SparseVector(indices=query.sparse.indices, values=query.sparse.values) if query.sparse else None
-        if query.mode == "hybrid":
-            result = self._client.query_points(
-                collection,
-                prefetch=[
-                    models.Prefetch(query=query.dense, using=DENSE, filter=where, limit=query.depth),
-                    models.Prefetch(query=sparse, using=LEXICAL, filter=where, limit=query.depth),
-                ],
-                query=models.RrfQuery(rrf=models.Rrf(k=RRF_K)),
-                query_filter=where,
-                limit=top_k,
-                with_payload=True,
-            )
-        else:
-            using, vector = (DENSE, query.dense) if query.mode == "dense" else (LEXICAL, sparse)
-            result = self._client.query_points(
-                collection, query=vector, using=using, query_filter=where, limit=top_k, with_payload=True
-            )
+        using, vector = (DENSE, query.dense) if query.mode == "dense" else (LEXICAL, sparse)
+        result = self._client.query_points(
+            collection, query=vector, using=using, query_filter=where, limit=top_k, with_payload=True
+        )
         return [(float(p.score), dict(p.payload or {})) for p in result.points]

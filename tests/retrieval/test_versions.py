@@ -181,3 +181,22 @@ def test_hits_are_distinct_documents_each_by_its_best_chunk(index: RunbookIndex,
         hits = index.search("acme", "BGP neighbor hold timer session", 4, mode=mode)
         assert hits[0].path == "runbooks/bgp.md"
         assert len({h.path for h in hits}) == len(hits) >= 2
+
+
+def test_hybrid_fuses_the_two_modes_rankings_of_documents(index: RunbookIndex, tmp_path: Path) -> None:
+    # bgp.md has seven sections that match "session" and "timer": fused chunk by chunk they would crowd the
+    # ranking; fused by document, each runbook counts once per mode, with RRF (k = 60) over its two ranks
+    long_bgp = RUNBOOKS["bgp.md"] + "".join(
+        f"\n## BGP step {i}\n\nCheck the session state and the hold timer, part {i}.\n" for i in range(6)
+    )
+    version = _build(index, write_runbooks(tmp_path / "runbooks", {**RUNBOOKS, "bgp.md": long_bgp}))
+    index.promote(version, gate=None)
+    for query in ("session timer expired on the DNS resolver", "CRC errors and packet loss", "router CPU churn"):
+        ranks: dict[str, list[int]] = {}
+        for mode in ("dense", "lexical"):
+            for rank, hit in enumerate(index.search("acme", query, 10, mode=mode), start=1):
+                ranks.setdefault(hit.path, []).append(rank)
+        fused = {path: sum(1 / (60 + r) for r in found) for path, found in ranks.items()}
+        hits = index.search("acme", query, 3, mode="hybrid")
+        assert [h.path for h in hits] == sorted(fused, key=lambda path: (-fused[path], path))[:3], query
+        assert [h.score for h in hits] == pytest.approx([fused[h.path] for h in hits])
