@@ -35,7 +35,16 @@ from gateway.shadow import Shadows
 from gateway.tenants import Tenants
 from gateway.tracing import Tracing
 from guardrails import Guards, TenantGuards, default_guards, load_guards
-from retrieval import Embedder, LazyEmbedder, MiniLMEmbedder, Retriever, RunbookIndex, VectorStore, open_store
+from retrieval import (
+    Embedder,
+    LazyEmbedder,
+    MiniLMEmbedder,
+    Retriever,
+    RunbookIndex,
+    VectorCache,
+    VectorStore,
+    open_store,
+)
 from retrieval.semantic import SemanticCache, SemanticMemory
 from routing import BreakerConfig, ModelBackend, ProviderBackend, Router, RouteTable
 from routing.fallback_limits import FallbackLimits
@@ -206,5 +215,6 @@ def open_index(settings: Settings, *, lazy: bool = False) -> tuple[VectorStore, 
         api_key=r.qdrant_api_key.get_secret_value() if r.qdrant_api_key else None,
     )
     embedder: Embedder = LazyEmbedder(threads=r.embed_threads) if lazy else MiniLMEmbedder.load(threads=r.embed_threads)
-    index = RunbookIndex(store, embedder, name=r.collection, mode=r.mode, max_chars=r.max_chunk_chars)
+    vectors = VectorCache(settings.vector_cache_path, embedder=embedder.name, dim=embedder.dim)
+    index = RunbookIndex(store, embedder, name=r.collection, mode=r.mode, max_chars=r.max_chunk_chars, vectors=vectors)
     return store, index

@@ -94,6 +94,7 @@ class RetrievalSettings(_Strict):
     # folder here, so `netops index build --promote` run anywhere is live on every replica at its next query
     path: Path | None = None
     embed_threads: int | None = Field(1, ge=1)  # torch threads for MiniLM; None: torch default
+    vector_cache: Path | None = None  # vectors by content, kept across index folders (default <data_dir>/vectors.db)
     eval_set: Path | None = _REPO_ROOT.parent / "shared" / "data" / "evals" / "alert-to-runbook.jsonl"
     gate_tolerance: float = Field(0.02, ge=0.0, le=1.0)
     gate_floor: float = Field(0.5, ge=0.0, le=1.0)  # recall@5 a first version must reach (nothing live to compare)
@@ -230,6 +231,11 @@ class Settings(BaseSettings):
             base_url=f"http://{ms.host}:{ms.port}/v1",
             context_window=ms.n_ctx,
         )
+
+    @property
+    def vector_cache_path(self) -> Path:
+        """Where index builds keep dense vectors by content (`retrieval.vector_cache`, or in the data directory)."""
+        return self.retrieval.vector_cache or self.data_dir / "vectors.db"
 
     @property
     def sqlalchemy_url(self) -> str:

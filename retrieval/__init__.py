@@ -16,6 +16,7 @@ from retrieval.evaluation import EvalCase, EvalGate, GateReport, Scores, evaluat
 from retrieval.freshness import Drift, Freshness, SourceWatch, judge
 from retrieval.index import MODES, Hit, IndexStatus, Retriever, RunbookIndex, VersionInfo
 from retrieval.sources import SourceRecord
+from retrieval.vector_cache import VectorCache
 from retrieval.versions import Manifest, VersionDiff
 
 __all__ = [
@@ -48,6 +49,7 @@ __all__ = [
     "SourceRecord",
     "SourceWatch",
     "UnknownVersion",
+    "VectorCache",
     "VectorStore",
     "VersionDiff",
     "VersionInfo",

@@ -26,6 +26,7 @@ from retrieval.embedder import Embedder
 from retrieval.errors import IndexUnavailable, InvalidQuery, NothingToRollBack, PromoteRefused, UnknownVersion
 from retrieval.lexical import bm25_vector, query_vector, tokens
 from retrieval.sources import SourceRecord
+from retrieval.vector_cache import VectorCache
 from retrieval.versions import Manifest, VersionDiff, collection_name, diff_manifests, version_number
 
 if TYPE_CHECKING:
@@ -108,12 +109,20 @@ class RunbookIndex:
     """Versions of one named runbook index in a Qdrant store."""
 
     def __init__(
-        self, store: VectorStore, embedder: Embedder, *, name: str, mode: str = "hybrid", max_chars: int = 1200
+        self,
+        store: VectorStore,
+        embedder: Embedder,
+        *,
+        name: str,
+        mode: str = "hybrid",
+        max_chars: int = 1200,
+        vectors: VectorCache | None = None,
     ) -> None:
         if mode not in MODES:
             raise InvalidQuery(f"unknown retrieval mode {mode!r}; use one of {', '.join(MODES)}")
         self._store = store
         self._embedder = embedder
+        self._vectors = vectors  # vectors kept across folders: a build embeds only what none of them has
         self.name = name
         self.mode = mode
         self._max_chars = max_chars
@@ -215,10 +224,15 @@ class RunbookIndex:
         parent = self.live() or self._latest()
         reuse = self._reusable(parent) if incremental and parent else {}
         chunks = corpus.chunks
+        if incremental and self._vectors is not None:
+            reuse.update(self._vectors.get(sorted({c.content_key for c in chunks if c.content_key not in reuse})))
         todo = sorted({c.content_key: c.embed_text for c in chunks if c.content_key not in reuse}.items())
         for start in range(0, len(todo), 64):
             batch = todo[start : start + 64]
-            reuse.update(zip([k for k, _ in batch], self._embedder.embed([t for _, t in batch]), strict=True))
+            computed = dict(zip([k for k, _ in batch], self._embedder.embed([t for _, t in batch]), strict=True))
+            reuse.update(computed)
+            if self._vectors is not None:
+                self._vectors.put(computed)
             if progress is not None:
                 progress("embedding", min(start + 64, len(todo)), len(todo))
         avg_len = sum(len(tokens(c.embed_text)) for c in chunks) / max(len(chunks), 1)

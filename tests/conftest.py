@@ -50,6 +50,20 @@ class Gateway:
         return f"{self.url}/v1"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def shared_vectors(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """One vector cache for the run (`retrieval.vector_cache`, read from the environment by every `Settings()`,
+    here and in the gateways and CLIs tests start): the demo corpus is embedded once per run, not once per test."""
+    key = "NETOPS_RETRIEVAL__VECTOR_CACHE"
+    before = os.environ.get(key)
+    os.environ[key] = str(tmp_path_factory.mktemp("vectors") / "vectors.db")
+    yield
+    if before is None:
+        del os.environ[key]
+    else:
+        os.environ[key] = before
+
+
 @pytest.fixture(scope="session")
 def model(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModelEndpoint]:
     """One llama.cpp server (SmolLM2-135M) for the whole run, behind a recording proxy."""

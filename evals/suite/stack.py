@@ -49,11 +49,15 @@ class Stack:
 
 
 def eval_settings(settings: Settings, root: Path, *, model_url: str | None = None) -> Settings:
-    """The settings with a fresh data dir under `root`, a policies folder that adds the judge's policy, and the
-    model at `model_url` (or the embedded one, on a free port, when no deployment is configured)."""
+    """The settings with a fresh data dir under `root` (vectors cached in the configured data dir), a policies
+    folder that adds the judge's policy, and the model at `model_url` (or the embedded one, on a free port, when
+    no deployment is configured)."""
     update: dict[str, object] = {
         "data_dir": root / "data",
-        "retrieval": settings.retrieval.model_copy(update={"embed_threads": None}),
+        # the operator's vector cache: a tier's fresh index embeds only the chunks no earlier build has seen
+        "retrieval": settings.retrieval.model_copy(
+            update={"embed_threads": None, "vector_cache": settings.vector_cache_path.resolve()}
+        ),
     }
     source = settings.guardrails.policies_dir
     if source is not None and source.is_dir():  # else the built-in default applies to the judge too

@@ -19,6 +19,7 @@ from retrieval import (
     PromoteRefused,
     RunbookIndex,
     UnknownVersion,
+    VectorCache,
     open_store,
     scan,
 )
@@ -200,3 +201,31 @@ def test_hybrid_fuses_the_two_modes_rankings_of_documents(index: RunbookIndex, t
         hits = index.search("acme", query, 3, mode="hybrid")
         assert [h.path for h in hits] == sorted(fused, key=lambda path: (-fused[path], path))[:3], query
         assert [h.score for h in hits] == pytest.approx([fused[h.path] for h in hits])
+
+
+def test_a_build_in_a_fresh_folder_embeds_only_what_the_vector_cache_lacks(
+    embedder: MiniLMEmbedder, tmp_path: Path
+) -> None:
+    cache = VectorCache(tmp_path / "vectors.db", embedder=embedder.name, dim=embedder.dim)
+    folder = write_runbooks(tmp_path / "runbooks", RUNBOOKS)
+    indexes = []
+    for name in ("first", "second"):
+        store = open_store(engine="edge", url=None, path=tmp_path / name)  # a fresh folder each: nothing to reuse
+        indexes.append((store, RunbookIndex(store, embedder, name="runbooks", vectors=cache)))
+    first = indexes[0][1].build(scan([folder], max_chars=1200))
+    assert first.embedded == first.chunks and first.reused == 0
+    (folder / "dns.md").write_text(RUNBOOKS["dns.md"] + "\n## Mitigation\n\nFail over to the second resolver.\n")
+    second = indexes[1][1].build(scan([folder], max_chars=1200))
+    assert second.embedded == 1 and second.reused == second.chunks - 1  # the new section alone
+    for (_, index), version in zip(indexes, (first.version, second.version), strict=True):
+        index.promote(version, gate=None)
+    for _, index in indexes:  # the cached vectors are the embedder's: the same runbook answers in both
+        assert index.search("acme", "BGP neighbor hold timer expired", 1, mode="dense")[0].path == "runbooks/bgp.md"
+    chunk = scan([folder], max_chars=1200).chunks[0]
+    assert cache.get([chunk.content_key])[chunk.content_key] == pytest.approx(
+        embedder.embed([chunk.embed_text])[0], abs=1e-5
+    )
+    other = VectorCache(tmp_path / "vectors.db", embedder="another-model", dim=embedder.dim)
+    assert other.get([chunk.content_key]) == {}  # keyed by embedder too
+    for store, _ in indexes:
+        store.close()
