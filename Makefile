@@ -3,6 +3,8 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
+# test processes: modules stay whole and the FRR-lab modules share one worker (tests/conftest.py); 1 runs in-process
+TEST_WORKERS ?= 2
 STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
@@ -37,7 +39,7 @@ types: install
 	$(VENV)/bin/mypy
 
 unit: install
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest $(if $(filter 1,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadgroup)
 
 test: lint types unit
 
