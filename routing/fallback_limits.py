@@ -50,7 +50,7 @@ class FallbackLimits:
         self._down_since: float | None = None
         self._next_try = 0.0
         self._local = InProcessLimits()
-        self._seen: dict[tuple[str, str], tuple[int, int]] = {}  # (tenant, period) -> spent at the last reserve
+        self._seen: dict[str, tuple[str, int, int]] = {}  # tenant -> (period, spent at the last reserve): bounded
         self._owed: dict[tuple[str, str], list[int]] = {}  # booked locally, to add to Redis: [tokens, micro]
 
     def down_for(self) -> float:
@@ -75,7 +75,7 @@ class FallbackLimits:
             except redis.RedisError:
                 self._went_down()
             else:
-                self._seen[(tenant, reservation.period_id)] = spent
+                self._seen[tenant] = (reservation.period_id, *spent)
                 return reservation
         return self._reserve_locally(tenant, rpm=rpm, quota=quota, tokens=tokens, micro_usd=micro_usd)
 
@@ -118,7 +118,9 @@ class FallbackLimits:
     def _local_quota(self, tenant: str, quota: Quota) -> Quota:
         """The share of each limit this process may use alone: of the rates, and of what each budget had left."""
         period_id, _ = period_window(quota.period, time.time())
-        spent_t, spent_m = self._seen.get((tenant, period_id), (0, 0))
+        seen_period, spent_t, spent_m = self._seen.get(tenant, (period_id, 0, 0))
+        if seen_period != period_id:  # the last reserve was in an earlier period: nothing spent in this one yet
+            spent_t, spent_m = 0, 0
 
         def left(budget: float | None, spent: float) -> float | None:
             return None if budget is None else max(0.0, budget - spent) * self.share

@@ -4,6 +4,7 @@ real model), promotion that survives a restart, and the feedback endpoint's tena
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import time
 from collections.abc import Iterator
@@ -133,7 +134,6 @@ def test_a_shadow_candidate_is_answered_counted_and_never_shown(canary_gateway: 
     shown = _ask(tg, QUESTIONS[0], "shadow-1")
     assert shown.status_code == 200, shown.text
     assert shown.json()["netops"]["prompts"] == rollout.baseline
-    assert shown.json()["choices"][0]["message"]["content"] == before.json()["choices"][0]["message"]["content"]
     deadline = time.monotonic() + 60  # the shadow answer is computed after the response, in the background
     while tg.svc.rollouts.by_version(rollout.id).get(candidate, Counters()).requests < 1:
         assert time.monotonic() < deadline, "no shadow answer was recorded"
@@ -144,7 +144,8 @@ def test_a_shadow_candidate_is_answered_counted_and_never_shown(canary_gateway: 
     (record,) = [r for r in _records(tg, "prompts.shadow") if r["request_id"] == rid]
     payload = record["payload"]
     assert payload["blocked"] is True and payload["version"] == candidate and "answer" not in payload
-    assert len(str(payload["answer_digest"])) == 64
+    shown_text = shown.json()["choices"][0]["message"]["content"]
+    assert payload["answer_digest"] != hashlib.sha256(shown_text.encode()).hexdigest()  # not the one shown
     tg.svc.rollouts.rollback("t", actor="test")
 
 

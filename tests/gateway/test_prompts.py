@@ -20,23 +20,24 @@ from tests.conftest import Gateway
 PACKAGED = Path(__file__).resolve().parents[2] / "gateway" / "prompts"
 
 
-def _edited(tmp_path: Path, old: str, new: str) -> Path:
+def _edited(tmp_path: Path, word: str) -> Path:
+    """The packaged prompts with one line added to the system prompt (whatever its wording on this branch)."""
     folder = tmp_path / "prompts"
     shutil.copytree(PACKAGED, folder, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
     system = folder / "system.txt"
-    system.write_text(system.read_text().replace(old, new))
+    system.write_text(f"{system.read_text().rstrip()}\nAnswer {word}.\n")
     return folder
 
 
 def test_a_changed_word_is_a_new_version_and_pins_keep_the_old_one(tmp_path: Path) -> None:
     store = open_engine(f"sqlite:///{tmp_path / 'netops.db'}")
     first = PromptBook.open(None, engine=store, pins={})
-    edited = _edited(tmp_path, "briefly", "tersely")
+    edited = _edited(tmp_path, "tersely")
     second = PromptBook.open(edited, engine=store, pins={"acme": first.current.version})
     assert second.current.version != first.current.version
     assert second.versions() == [first.current.version, second.current.version]
-    assert "briefly" in second.for_tenant("acme").render("system", canary=CANARY)
-    assert "tersely" in second.for_tenant("other").render("system", canary=CANARY)
+    assert "tersely" not in second.for_tenant("acme").render("system", canary=CANARY)
+    assert "Answer tersely." in second.for_tenant("other").render("system", canary=CANARY)
     with pytest.raises(PromptError, match="not kept"):
         PromptBook.open(None, engine=store, pins={"acme": "0123456789ab"})
 
@@ -44,7 +45,7 @@ def test_a_changed_word_is_a_new_version_and_pins_keep_the_old_one(tmp_path: Pat
 def test_a_version_kept_by_one_process_is_served_by_every_other(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'netops.db'}"
     here, there = (PromptBook.open(None, engine=open_engine(url), pins={}) for _ in range(2))  # two replicas
-    candidate = PromptSet.from_dir(_edited(tmp_path, "briefly", "tersely"))
+    candidate = PromptSet.from_dir(_edited(tmp_path, "tersely"))
     assert here.keep(candidate) == candidate.version
     assert there.version(candidate.version).templates == candidate.templates
     assert here.keep(candidate) == candidate.version and there.versions().count(candidate.version) == 1
@@ -53,7 +54,7 @@ def test_a_version_kept_by_one_process_is_served_by_every_other(tmp_path: Path) 
 def test_versions_an_earlier_release_kept_as_files_are_carried_over(tmp_path: Path) -> None:
     legacy = tmp_path / "data" / "prompts"
     legacy.mkdir(parents=True)
-    old = PromptSet.from_dir(_edited(tmp_path, "briefly", "curtly"))
+    old = PromptSet.from_dir(_edited(tmp_path, "curtly"))
     (legacy / f"{old.version}.json").write_text(json.dumps(dict(old.templates)))
     book = PromptBook.open(None, engine=open_engine(f"sqlite:///{tmp_path / 'netops.db'}"), pins={}, legacy=legacy)
     assert book.versions() == [old.version, book.current.version]
@@ -88,12 +89,12 @@ def test_the_cli_lists_shows_and_diffs_versions(tmp_path: Path) -> None:
     runner = CliRunner()
     assert runner.invoke(cli, ["prompts", "list"], env=env).exit_code == 0
     old = PromptSet.packaged().version
-    edited = _edited(tmp_path, "briefly", "tersely")
+    edited = _edited(tmp_path, "tersely")
     env["NETOPS_PROMPTS__DIR"] = str(edited)
     listed = runner.invoke(cli, ["prompts", "list"], env=env)
     assert listed.exit_code == 0 and listed.output.splitlines()[0] == f"  {old}", listed.output
     diff = runner.invoke(cli, ["prompts", "diff", old], env=env)
-    assert diff.exit_code == 0 and "-You are NetOps Assistant" in diff.output and "tersely" in diff.output
+    assert diff.exit_code == 0 and "+Answer tersely." in diff.output, diff.output
     shown = runner.invoke(cli, ["prompts", "show", "system", "--version", old], env=env)
-    assert "briefly" in shown.output
+    assert shown.exit_code == 0 and "You are NetOps Assistant" in shown.output and "tersely" not in shown.output
     assert runner.invoke(cli, ["prompts", "show", "nope"], env=env).exit_code == 2
