@@ -3,7 +3,8 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-# test processes: modules stay whole and the FRR-lab modules share one worker (tests/conftest.py); 1 runs in-process
+# test processes (pytest-xdist): a module's tests run on one worker, in order; each worker has its own model server,
+# gateway and FRR lab (namespaces named by its pid); TEST_WORKERS=1 runs the suite in one process
 TEST_WORKERS ?= 2
 STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
@@ -39,7 +40,7 @@ types: install
 	$(VENV)/bin/mypy
 
 unit: install
-	$(VENV)/bin/pytest $(if $(filter 1,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadgroup)
+	$(VENV)/bin/pytest $(if $(filter 1,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
 
 test: lint types unit
 

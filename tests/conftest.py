@@ -50,16 +50,6 @@ class Gateway:
         return f"{self.url}/v1"
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Groups for `pytest -n N --dist loadgroup` (how `make test` runs): a module's tests stay on one worker, in
-    order, so its module fixtures start once; the modules with a test that needs the FRR lab share one worker, so
-    one lab comes up."""
-    on_lab = {item.nodeid.split("::")[0] for item in items if "lab" in getattr(item, "fixturenames", ())}
-    for item in items:
-        module = item.nodeid.split("::")[0]
-        item.add_marker(pytest.mark.xdist_group("lab" if module in on_lab else module))
-
-
 @pytest.fixture(scope="session", autouse=True)
 def shared_vectors(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """One vector cache for the run and its workers (`retrieval.vector_cache`, read from the environment by every
