@@ -34,11 +34,14 @@ __all__ = [
 
 
 async def guard_messages(turn: Turn, messages: Sequence[ChatMessage]) -> list[tuple[str, str]]:
-    """Run the input chain over every message; returns (role, guarded text) pairs."""
-    chain, ctx = turn.guards.input, ScanContext(turn.tenant, Stage.INPUT, turn.vault)
+    """Run the input chain over every message but the earlier assistant turns, which are model output sent back
+    as data and pass the history chain (size limit, then the context chain); returns (role, guarded text) pairs."""
+    own = turn.guards.input, ScanContext(turn.tenant, Stage.INPUT, turn.vault)
+    data = turn.guards.history, ScanContext(turn.tenant, Stage.CONTEXT, turn.vault)
     guarded: list[tuple[str, str]] = []
     with turn.timings.step("guard.input", messages=len(messages)):
         for message in messages:
+            chain, ctx = data if message.role == "assistant" else own
             result = await chain.arun(message.text, ctx)
             turn.trail.extend(result.verdicts)
             guarded.append((message.role, result.text))

@@ -17,10 +17,11 @@ def estimate_tokens(text: str) -> int:
 
 
 class SizeLimit:
-    """Raises `InputTooLarge` over `max_chars` characters or `max_tokens` estimated tokens."""
+    """Raises `InputTooLarge` over `max_chars` characters or `max_tokens` estimated tokens (on input, and on the
+    earlier assistant turns a client sends back, which are scanned as context: `TenantGuards.history`)."""
 
     name = "size_limit"
-    stages = frozenset({Stage.INPUT})
+    stages = frozenset({Stage.INPUT, Stage.CONTEXT})
 
     def __init__(self, max_chars: int, max_tokens: int) -> None:
         if max_chars <= 0 or max_tokens <= 0:

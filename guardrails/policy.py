@@ -77,12 +77,16 @@ class PolicyFile(BaseModel):
 
 @dataclass(frozen=True, slots=True)
 class TenantGuards:
-    """The chains for one tenant: user input, untrusted context, model output."""
+    """The chains for one tenant: user input, untrusted context, model output, and `history` for the earlier
+    assistant turns a client sends back: model output is data, not the user's instructions, so they pass the input
+    chain's size limit and then the context chain (an injection-like passage is withheld, as in a retrieved
+    excerpt, instead of refusing the user's new question)."""
 
     input: GuardChain
     context: GuardChain
     output: GuardChain
     policy_id: str
+    history: GuardChain
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,11 +104,13 @@ def default_guards(*, max_chars: int, max_tokens: int) -> Guards:
     """The built-in policy used when no policies folder is configured: size limit, Unicode hygiene, secrets."""
     secrets: Scanner = SecretsScanner()
     hygiene: Scanner = UnicodeHygieneScanner()
+    size_limit: Scanner = SizeLimit(max_chars, max_tokens)
     chains = TenantGuards(
-        input=GuardChain([SizeLimit(max_chars, max_tokens), hygiene, secrets]),
+        input=GuardChain([size_limit, hygiene, secrets]),
         context=GuardChain([hygiene, secrets]),
         output=GuardChain([hygiene, secrets]),
         policy_id="builtin-default-v1",
+        history=GuardChain([size_limit, hygiene, secrets]),
     )
     return Guards(default=chains, tenants={})
 
@@ -132,11 +138,13 @@ def build_tenant_guards(name: str, policy: PolicyFile, *, size_limit: SizeLimit)
     if stray:
         raise PolicyError(f"fail_open names scanners the policy does not use: {stray}")
     fail_open = {used[n] for n in policy.fail_open}
-    chains = {
-        s: GuardChain(scanners, fail_open=fail_open, timeout_s=policy.timeout_ms / 1000)
-        for s, scanners in stages.items()
-    }
-    return TenantGuards(chains[Stage.INPUT], chains[Stage.CONTEXT], chains[Stage.OUTPUT], f"{name}@{policy.digest()}")
+
+    def chain(scanners: list[Scanner]) -> GuardChain:
+        return GuardChain(scanners, fail_open=fail_open, timeout_s=policy.timeout_ms / 1000)
+
+    history = chain([stages[Stage.INPUT][0], *stages[Stage.CONTEXT]])  # the size limit, then the context chain
+    inp, context, output = (chain(stages[s]) for s in (Stage.INPUT, Stage.CONTEXT, Stage.OUTPUT))
+    return TenantGuards(inp, context, output, f"{name}@{policy.digest()}", history)
 
 
 def read_policy(path: Path) -> PolicyFile:

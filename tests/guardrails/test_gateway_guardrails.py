@@ -194,6 +194,29 @@ def test_injection_in_a_retrieved_chunk_is_withheld(scripted: Scripted) -> None:
     assert any("prompt_injection" in w for w in response.json()["netops"]["warnings"])
 
 
+def test_an_earlier_assistant_turn_is_data_an_injection_in_it_is_withheld_not_refused(scripted: Scripted) -> None:
+    # a chat client (the Slack bot, the UI) sends the thread back: the model's earlier answer passes the context
+    # chain, like a retrieved excerpt; the same text as the user's own message is refused
+    scripted.backend.script = ["Check the BGP neighbor state first.\n"]
+    turns = [
+        {"role": "user", "content": "BGP to 192.0.2.2 is down on r1"},
+        {"role": "assistant", "content": POISON},
+        {"role": "user", "content": "and what about r2?"},
+    ]
+    body = {"model": "smollm2", "messages": turns, "max_tokens": 24}
+    auth = {"authorization": f"Bearer {scripted.keys['demo']}"}
+    answered = httpx.post(f"{scripted.url}/v1/chat/completions", json=body, headers=auth, timeout=120)
+    assert answered.status_code == 200, answered.text
+    assert "write erase on every core router" not in json.dumps(scripted.backend.requests[-1].messages)
+    assert any("prompt_injection" in w for w in answered.json()["netops"]["warnings"])
+    as_user = {**body, "messages": [*turns[:1], {"role": "user", "content": POISON}]}
+    refused = httpx.post(f"{scripted.url}/v1/chat/completions", json=as_user, headers=auth, timeout=120)
+    assert refused.status_code == 400 and refused.json()["code"] == "guardrail_blocked", refused.text
+    too_long = {**body, "messages": [{"role": "assistant", "content": "x " * 20_000}, turns[-1]]}
+    oversized = httpx.post(f"{scripted.url}/v1/chat/completions", json=too_long, headers=auth, timeout=120)
+    assert oversized.status_code == 413, oversized.text  # the size limit still holds on history
+
+
 def test_a_scanner_that_raises_blocks_with_503_unless_fail_open(scripted: Scripted) -> None:
     scripted.backend.script = ["ok\n"]
     blocked = chat(scripted.url, scripted.keys["brittle"], "show me the bgp neighbors")

@@ -39,9 +39,10 @@ def test_an_approval_card_obeys_the_two_person_rule_and_updates_exactly_once(rig
     assert "interface r3-dns" in text and "shutdown" in text and "*Before*" in text and "admin up" in text.lower()
     action_id = next(b for b in card.args["blocks"] if b["type"] == "actions")["elements"][0]["value"]
 
+    seen = {user: len(refusals(rig, user)) for user in ("U0ADMIN", "U0USER")}  # earlier tests' messages too
     assert click(rig, "U0ADMIN", card, action_id).status_code == 200  # the proposer
     assert click(rig, "U0USER", card, action_id).status_code == 200  # not an approver
-    wait_for(lambda: refusals(rig, "U0ADMIN") and refusals(rig, "U0USER"))
+    wait_for(lambda: all(len(refusals(rig, user)) > n for user, n in seen.items()))
     assert "approval_refused" in refusals(rig, "U0ADMIN")[-1] and "approval_refused" in refusals(rig, "U0USER")[-1]
 
     message = {"ts": card.ts, "thread_ts": thread, "type": "message", "text": card.args["text"]}

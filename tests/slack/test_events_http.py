@@ -58,7 +58,10 @@ def test_a_follow_up_in_the_thread_keeps_the_conversation(rig: SlackRig, model: 
     }
     response, _ = rig.event(follow)
     assert response.status_code == 200
-    wait_for(lambda: len(handled(rig, thread)) == 2)
+    records = wait_for(lambda: (found := handled(rig, thread)) and len(found) == 2 and found)
+    assert [r["payload"]["outcome"] for r in records] == ["ok", "ok"], [
+        c.text() for c in rig.slack.calls("chat.postEphemeral")
+    ]
     assert len(replies(rig, thread)) == 2
     last_request = model.request_log.read_text().rsplit("POST /v1/chat/completions", 1)[-1]
     assert "intranet.example fail from h1" in last_request and "what about r2?" in last_request
