@@ -196,17 +196,16 @@ class RunbookIndex:
         dense = self._embedder.embed([query])[0] if mode != "lexical" else None
         scope = Scope(tenant, SENSITIVITY[: SENSITIVITY.index(clearance) + 1])
         wanted = max(30, top_k * GROUP_DEPTH)  # chunks fetched to fill `top_k` distinct documents
-        if mode != "hybrid":
-            found = self._store.search(collection, Query(mode, dense, sparse), scope, top_k=wanted)
-            return list(_by_document(found, collection).values())[:top_k]
-        ranked = [  # each mode's documents in rank order, fused by document: a runbook's many chunks count once
+        ranked = [  # each mode's documents in rank order; hybrid fuses them by document (a runbook counts once)
             list(
                 _by_document(
                     self._store.search(collection, Query(m, dense, sparse), scope, top_k=wanted), collection
                 ).values()
             )
-            for m in ("dense", "lexical")
+            for m in (("dense", "lexical") if mode == "hybrid" else (mode,))
         ]
+        if len(ranked) == 1:
+            return ranked[0][:top_k]
         fused: dict[str, float] = {}
         chosen: dict[str, tuple[int, Hit]] = {}  # the document's best chunk, from the mode ranking it higher
         for documents in ranked:

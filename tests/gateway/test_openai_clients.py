@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import httpx
 import openai
@@ -106,6 +107,14 @@ class Verdict(pydantic.BaseModel):
     reason: str
 
 
+def _last_forwarded(model: ModelEndpoint) -> dict[str, Any]:
+    """The last request body the model server received (its recording proxy's log)."""
+    bodies: list[dict[str, Any]] = [
+        json.loads(ln) for ln in model.request_log.read_text().splitlines() if ln[:1] == "{"
+    ]
+    return bodies[-1]
+
+
 def test_structured_output_follows_the_schema_through_llama_cpp(gateway: Gateway, model: ModelEndpoint) -> None:
     # The SDK's parse() sends OpenAI's json_schema form; the gateway hands llama.cpp the schema inside json_object
     # (its grammar form), so even a 135M model answers with JSON that validates.
@@ -117,8 +126,7 @@ def test_structured_output_follows_the_schema_through_llama_cpp(gateway: Gateway
         temperature=0,
     )
     assert isinstance(reply.choices[0].message.parsed, Verdict)
-    lines = model.request_log.read_text().splitlines()
-    body = [json.loads(line) for line in lines if line.startswith("{") and "response_format" in line][-1]
+    body = _last_forwarded(model)
     assert body["response_format"]["type"] == "json_object"
     assert body["response_format"]["schema"]["required"] == ["supported", "reason"]
     plain = client(gateway).chat.completions.create(
@@ -128,8 +136,7 @@ def test_structured_output_follows_the_schema_through_llama_cpp(gateway: Gateway
         max_tokens=60,
         temperature=0,
     )
-    forwarded = [json.loads(line) for line in model.request_log.read_text().splitlines() if line.startswith("{")][-1]
-    assert forwarded["response_format"] == {"type": "json_object"}
+    assert _last_forwarded(model)["response_format"] == {"type": "json_object"}
     content = plain.choices[0].message.content or ""
     if plain.choices[0].finish_reason == "stop":  # a 135M model may ramble on in JSON until max_tokens cuts it
         assert isinstance(json.loads(content), dict)

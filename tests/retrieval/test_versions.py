@@ -172,12 +172,15 @@ def test_a_promote_in_another_process_is_seen_by_a_running_reader(embedder: Mini
     store.close()
 
 
-def test_hits_are_distinct_documents_each_by_its_best_chunk(index: RunbookIndex, tmp_path: Path) -> None:
-    long_bgp = RUNBOOKS["bgp.md"] + "".join(
-        f"\n## BGP step {i}\n\nCheck the BGP neighbor hold timer and BGP session state, part {i}.\n" for i in range(6)
-    )
+def _promote_long_bgp(index: RunbookIndex, tmp_path: Path, step: str) -> None:
+    """The runbooks with six more sections in bgp.md, each `step` (ending `, part <i>.`), built and promoted."""
+    long_bgp = RUNBOOKS["bgp.md"] + "".join(f"\n## BGP step {i}\n\n{step}, part {i}.\n" for i in range(6))
     version = _build(index, write_runbooks(tmp_path / "runbooks", {**RUNBOOKS, "bgp.md": long_bgp}))
     index.promote(version, gate=None)
+
+
+def test_hits_are_distinct_documents_each_by_its_best_chunk(index: RunbookIndex, tmp_path: Path) -> None:
+    _promote_long_bgp(index, tmp_path, "Check the BGP neighbor hold timer and BGP session state")
     for mode in ("dense", "lexical", "hybrid"):
         hits = index.search("acme", "BGP neighbor hold timer session", 4, mode=mode)
         assert hits[0].path == "runbooks/bgp.md"
@@ -187,11 +190,7 @@ def test_hits_are_distinct_documents_each_by_its_best_chunk(index: RunbookIndex,
 def test_hybrid_fuses_the_two_modes_rankings_of_documents(index: RunbookIndex, tmp_path: Path) -> None:
     # bgp.md has seven sections that match "session" and "timer": fused chunk by chunk they would crowd the
     # ranking; fused by document, each runbook counts once per mode, with RRF (k = 60) over its two ranks
-    long_bgp = RUNBOOKS["bgp.md"] + "".join(
-        f"\n## BGP step {i}\n\nCheck the session state and the hold timer, part {i}.\n" for i in range(6)
-    )
-    version = _build(index, write_runbooks(tmp_path / "runbooks", {**RUNBOOKS, "bgp.md": long_bgp}))
-    index.promote(version, gate=None)
+    _promote_long_bgp(index, tmp_path, "Check the session state and the hold timer")
     for query in ("session timer expired on the DNS resolver", "CRC errors and packet loss", "router CPU churn"):
         ranks: dict[str, list[int]] = {}
         for mode in ("dense", "lexical"):
