@@ -16,6 +16,7 @@ from typing import Any
 
 import anyio
 import httpx
+import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -49,6 +50,7 @@ __all__ = ["router"]
 
 router = APIRouter()
 Event = Progress | AnswerDelta | AnswerDone
+_DONE = b"data: [DONE]\n\n"
 
 
 @router.post(
@@ -93,7 +95,7 @@ async def chat_completions(request: Request, who: Caller) -> Response:
     )
 
 
-async def _sse(first: Event, events: AsyncGenerator[Event, None], model: str, turn: Turn) -> AsyncIterator[str]:
+async def _sse(first: Event, events: AsyncGenerator[Event, None], model: str, turn: Turn) -> AsyncIterator[bytes]:
     """OpenAI chunks; a check's progress is a chunk with no choices and a `netops` event (SDKs skip it)."""
     base = _envelope(turn.request_id, model, "chat.completion.chunk")
     yield _chunk(base, {"role": "assistant", "content": ""}, None)
@@ -101,7 +103,7 @@ async def _sse(first: Event, events: AsyncGenerator[Event, None], model: str, tu
     try:
         while not isinstance(item, AnswerDone):
             if isinstance(item, Progress):
-                yield f"data: {json.dumps({**base, 'choices': [], 'netops': item.netops})}\n\n"
+                yield b"data: " + orjson.dumps({**base, "choices": [], "netops": item.netops}) + b"\n\n"
             else:
                 yield _chunk(base, {"content": item.text}, None)
             item = await anext(events)
@@ -110,22 +112,22 @@ async def _sse(first: Event, events: AsyncGenerator[Event, None], model: str, tu
         error = json.loads(bytes(problem_for(exc, turn.request_id).body))
         turn.reject(200, error["code"], error["detail"])
         yield _chunk(base, {}, reason, netops={"error": {"code": error["code"], "detail": error["detail"]}})
-        yield "data: [DONE]\n\n"
+        yield _DONE
         return
     finally:
         with anyio.CancelScope(shield=True):  # a client gone mid-stream: close the model stream now
             await events.aclose()
     yield _chunk(base, {}, item.finish_reason, usage=_usage(item), netops=item.netops)
-    yield "data: [DONE]\n\n"
+    yield _DONE
 
 
 def _envelope(rid: str, model: str, obj: str) -> dict[str, Any]:
     return {"id": f"chatcmpl-{rid}", "object": obj, "created": int(time.time()), "model": model}
 
 
-def _chunk(base: dict[str, Any], delta: dict[str, Any], finish: str | None, **extra: Any) -> str:
+def _chunk(base: dict[str, Any], delta: dict[str, Any], finish: str | None, **extra: Any) -> bytes:
     data = {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra}
-    return f"data: {json.dumps(data)}\n\n"
+    return b"data: " + orjson.dumps(data) + b"\n\n"
 
 
 def _usage(done: AnswerDone) -> dict[str, int]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import replace
 from functools import partial
@@ -128,16 +129,18 @@ def model_request(
 
 async def stream_answer(turn: Turn, stream: RoutedStream, guard: StreamGuard) -> AsyncIterator[str | StreamEnd]:
     """Model deltas through the streaming output guard (off the loop, with its deadline); `StreamEnd` last. The
-    time spent waiting on the upstream is the turn's model time."""
-    events = aiter(stream)
+    time spent waiting on the upstream is the turn's model time; per chunk, only two clock reads."""
+    events, timings, clock = aiter(stream), turn.timings, time.perf_counter
     while True:
-        with turn.timings.step("model", traced=False):
-            event = await anext(events, None)
+        started = clock()
+        event = await anext(events, None)
+        waited = clock()
+        timings.add("model", waited - started)
         if event is None:
             return
         if isinstance(event, TextDelta):
-            with turn.timings.step("guard.output", traced=False):
-                text = await guard.afeed(event.text)
+            text = await guard.afeed(event.text)
+            timings.add("guard.output", clock() - waited)
             if text:
                 yield text
         else:

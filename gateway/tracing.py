@@ -119,6 +119,10 @@ class Timings:
             self.ms[name] = self.ms.get(name, 0.0) + (time.perf_counter() - started) * 1000
             span.end()
 
+    def add(self, name: str, seconds: float) -> None:
+        """Add time to a step's total without a span or a context manager (a stream's per-chunk waits)."""
+        self.ms[name] = self.ms.get(name, 0.0) + seconds * 1000
+
     def annotate(self, **attributes: AttributeValue) -> None:
         """Attributes of the whole request (the root span): ids, names and counts only."""
         self._root.set_attributes(attributes)

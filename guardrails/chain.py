@@ -22,7 +22,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from guardrails.errors import Blocked, ScannerFailed, ScannerTimedOut
-from guardrails.scanner import ScanContext, Scanner
+from guardrails.scanner import ScanContext, Scanner, Stage
 from guardrails.verdict import Action, Verdict
 
 __all__ = ["ChainResult", "GuardChain"]
@@ -65,6 +65,10 @@ class GuardChain:
         self.fail_open = frozenset(fail_open)
         self.timeout_s = timeout_s
 
+    def covers(self, stage: Stage) -> bool:
+        """Whether any scanner of the chain runs at `stage`."""
+        return any(stage in s.stages for s in self.scanners)
+
     def run(self, text: str, ctx: ScanContext) -> ChainResult:
         verdicts: list[Verdict] = []
         for scanner in self.scanners:
@@ -84,6 +88,8 @@ class GuardChain:
         runs no further scanner) and its late verdict ignored; past a fail-open one, the chain goes on in a new
         thread from the scanner after it."""
         scanners = [s for s in self.scanners if ctx.stage in s.stages]
+        if not scanners:  # nothing to run: no thread hand-off
+            return ChainResult(text, ())
         verdicts: list[Verdict] = []
         while True:
             run = _Run(text, len(scanners))

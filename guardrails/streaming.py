@@ -5,7 +5,8 @@ and everything inside an open `-----BEGIN ... PRIVATE KEY-----` block, so a secr
 chunks is redacted before any of it is emitted. A line longer than `max_hold` is released
 in pieces at whitespace; each later piece of that line is scanned with the guarded end of the line so far
 in front of it (`context_chars`), so a keyword released in one piece still redacts its value in the next.
-Released text is never scanned again on its own: only as that bounded context.
+Released text is never scanned again on its own: only as that bounded context. With no output scanner in the
+chain (a tenant whose policy has none), deltas pass through as they come, unbuffered.
 
 The chain runs through `GuardChain.arun`: each scanner off the event loop, with its deadline enforced.
 
@@ -39,9 +40,12 @@ class StreamGuard:
         self._pending = ""
         self._line = ""  # the released (guarded) end of the current, unfinished line
         self.verdicts: list[Verdict] = []
+        self._passthrough = not chain.covers(ctx.stage)
 
     async def afeed(self, delta: str) -> str:
         """Add a delta; return the guarded text that is now safe to emit (may be empty)."""
+        if self._passthrough:
+            return delta
         self._pending += delta
         cut = self._safe_cut()
         if cut <= 0:

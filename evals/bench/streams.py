@@ -1,13 +1,19 @@
 """Streaming benchmark: many concurrent streams through one gateway, against the same paced upstream direct.
 
 The upstream (`evals.bench.pacer`, its own process) streams `tokens` chunks at `rate` a second. The client (this
-process, aiohttp on uvloop) opens `streams` streams at once, direct, then through `netops serve --workers N`
-(a tenant without guardrails), then through LiteLLM's proxy if `netops bench overhead` installed it next to this
-run's folder (`<out>/../overhead/runs/litellm-venv`). Per target: errors (non-200, cut or failed streams), time to
-first token p50/p99, and its overhead over direct; for the gateways, the peak resident memory of each process.
+process, aiohttp on uvloop) opens `streams` streams, direct, then through `netops serve --workers N` for a tenant
+without guardrails (`netops`) and one with the default policy (`netops-guarded`), then through LiteLLM's proxy if
+`netops bench overhead` installed it next to this run's folder (`<out>/../overhead/runs/litellm-venv`).
+
+Each target is driven once per arrival pattern in `ramps`: 0 opens every stream in the same instant (a burst: the
+time to first token then includes queueing behind all the other requests' set-up), a positive value opens them
+evenly over that many seconds (with streams that last `tokens / rate` seconds, all of them are open at once when
+the ramp is shorter than a stream). Per target and arrival: errors (non-200, cut or failed streams), time to first
+token p50/p99 and its overhead over direct with the same arrival; for the gateways, the peak resident memory of
+each process.
 
 Example:
-    runs = measure(streams=1000, tokens=100, rate=10.0, workers=2)
+    runs = measure(streams=1000, tokens=100, rate=10.0, workers=2, ramps=(0.0, 5.0), work=Path("var/bench/streams"))
     print(format_table(runs))
 """
 
@@ -50,6 +56,7 @@ class StreamRun:
     """One target's result."""
 
     target: str
+    ramp_s: float  # 0: every stream opened in the same instant
     streams: int
     ok: int
     errors: int
@@ -63,9 +70,16 @@ class StreamRun:
 
 
 def measure(
-    *, streams: int, tokens: int, rate: float, workers: int, work: Path, litellm: bool = True
+    *,
+    streams: int,
+    tokens: int,
+    rate: float,
+    workers: int,
+    work: Path,
+    ramps: tuple[float, ...] = (0.0,),
+    litellm: bool = True,
 ) -> list[StreamRun]:
-    """Run every target in turn against one paced upstream; the direct run is the baseline."""
+    """Run every target in turn against one paced upstream, once per arrival pattern; direct is the baseline."""
     work.mkdir(parents=True, exist_ok=True)
     port = free_port()
     pacer = [
@@ -80,27 +94,41 @@ def measure(
         str(rate),
     ]
     upstream = f"http://127.0.0.1:{port}/v1"
+    load = _Load(streams, ramps)
     with _process(pacer, work / "pacer.log", f"{upstream}/chat/completions", probe="post"):
-        direct = _drive("direct", upstream, "", streams, tokens, [])
-        runs = [direct]
-        url, key, cmd = _netops(work, upstream, workers)
+        runs = load.drive("direct", upstream, "", [])
+        url, keys, cmd = _netops(work, upstream, workers)
         ready_lines = workers if workers > 1 else 0  # each worker process says when it is ready
         with _process(cmd, work / "netops.log", f"{url}/healthz", ready_lines=ready_lines) as proc:
-            runs.append(_drive("netops", f"{url}/v1", key, streams, tokens, [proc.pid]))
+            for target, key in keys.items():
+                runs += load.drive(target, f"{url}/v1", key, [proc.pid])
         installed = work.parent / "overhead" / "runs" / _LITELLM  # `netops bench overhead` with the same --out folder
         if litellm and not installed.exists():
             print(f"LiteLLM proxy not measured: {installed} is missing (run `netops bench overhead` first)")
         elif litellm:
             url, cmd = _litellm(work, upstream, installed)
             with _process(cmd, work / "litellm.log", f"{url}/health/liveliness") as proc:
-                runs.append(_drive("litellm", f"{url}/v1", "sk-bench", streams, tokens, [proc.pid]))
-    for run in runs[1:]:
-        run.overhead_p50_ms = round(run.ttft_p50_ms - direct.ttft_p50_ms, 2)
-        run.overhead_p99_ms = round(run.ttft_p99_ms - direct.ttft_p99_ms, 2)
+                runs += load.drive("litellm", f"{url}/v1", "sk-bench", [proc.pid])
+    direct = {r.ramp_s: r for r in runs if r.target == "direct"}
+    for run in runs:
+        if run.target != "direct":
+            run.overhead_p50_ms = round(run.ttft_p50_ms - direct[run.ramp_s].ttft_p50_ms, 2)
+            run.overhead_p99_ms = round(run.ttft_p99_ms - direct[run.ramp_s].ttft_p99_ms, 2)
     return runs
 
 
-def _netops(work: Path, upstream: str, workers: int) -> tuple[str, str, list[str]]:
+@dataclass(frozen=True)
+class _Load:
+    """How many streams, and the arrival patterns each target is driven with."""
+
+    streams: int
+    ramps: tuple[float, ...]
+
+    def drive(self, target: str, base: str, key: str, pids: list[int]) -> list[StreamRun]:
+        return [_drive(target, base, key, self.streams, ramp, pids) for ramp in self.ramps]
+
+
+def _netops(work: Path, upstream: str, workers: int) -> tuple[str, dict[str, str], list[str]]:
     cfg = work / "netops"
     shutil.rmtree(cfg, ignore_errors=True)
     (cfg / "policies").mkdir(parents=True)
@@ -121,10 +149,12 @@ def _netops(work: Path, upstream: str, workers: int) -> tuple[str, str, list[str
     }
     (cfg / "netops.yaml").write_text(json.dumps(config))  # JSON is YAML
     tenants = Tenants(open_engine(f"sqlite:///{(cfg / 'var' / 'netops.db').resolve()}"))
-    tenants.create("bench", models=["bench"], tools=[], rpm=1_000_000)
-    key = tenants.create_key("bench").plaintext
+    keys = {}
+    for target, tenant in (("netops", "bench"), ("netops-guarded", "guarded")):  # `guarded`: the default policy
+        tenants.create(tenant, models=["bench"], tools=[], rpm=1_000_000)
+        keys[target] = tenants.create_key(tenant).plaintext
     cmd = [sys.executable, "-m", "gateway", "--config", str(cfg / "netops.yaml"), "serve", "--no-model-server"]
-    return f"http://127.0.0.1:{port}", key, [*cmd, "--workers", str(workers)]
+    return f"http://127.0.0.1:{port}", keys, [*cmd, "--workers", str(workers)]
 
 
 def _litellm(work: Path, upstream: str, litellm: Path) -> tuple[str, list[str]]:
@@ -190,12 +220,12 @@ def _ready(url: str, probe: str) -> bool:
         return False
 
 
-def _drive(target: str, base: str, key: str, streams: int, tokens: int, pids: list[int]) -> StreamRun:
+def _drive(target: str, base: str, key: str, streams: int, ramp: float, pids: list[int]) -> StreamRun:
     watcher = _RssWatcher(pids)
     watcher.start()
     started = time.monotonic()
     try:
-        results = asyncio.run(_all_streams(base, key, streams))
+        results = asyncio.run(_all_streams(base, key, streams, ramp))
     finally:
         watcher.stop()
     ttfts = sorted(t for t, _ in results if t is not None)
@@ -205,6 +235,7 @@ def _drive(target: str, base: str, key: str, streams: int, tokens: int, pids: li
             kinds[error] = kinds.get(error, 0) + 1
     return StreamRun(
         target=target,
+        ramp_s=ramp,
         streams=streams,
         ok=streams - sum(kinds.values()),
         errors=sum(kinds.values()),
@@ -216,24 +247,32 @@ def _drive(target: str, base: str, key: str, streams: int, tokens: int, pids: li
     )
 
 
-async def _all_streams(base: str, key: str, streams: int) -> list[tuple[float | None, str]]:
+async def _all_streams(base: str, key: str, streams: int, ramp: float) -> list[tuple[float | None, str]]:
     headers = {"content-type": "application/json", **({"authorization": f"Bearer {key}"} if key else {})}
     body = orjson.dumps(
         {
             "model": "bench",
             "stream": True,
             "max_tokens": 1024,
-            "messages": [{"role": "user", "content": "Stream me a long answer about BGP timers."}],
+            "messages": [
+                {
+                    "role": "user",
+                    "content": "What do the BGP keepalive and hold timers do, and how do I check them on r1?",
+                }
+            ],
         }
     )
     timeout = aiohttp.ClientTimeout(total=600, sock_connect=60)
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0), timeout=timeout) as session:
-        return await asyncio.gather(*(_one(session, f"{base}/chat/completions", headers, body) for _ in range(streams)))
+        url = f"{base}/chat/completions"
+        return await asyncio.gather(*(_one(session, url, headers, body, i * ramp / streams) for i in range(streams)))
 
 
 async def _one(
-    session: aiohttp.ClientSession, url: str, headers: dict[str, str], body: bytes
+    session: aiohttp.ClientSession, url: str, headers: dict[str, str], body: bytes, delay: float
 ) -> tuple[float | None, str]:
+    if delay:
+        await asyncio.sleep(delay)
     started, ttft, done = time.perf_counter(), None, False
     try:
         async with session.post(url, data=body, headers=headers) as response:
@@ -315,8 +354,8 @@ def _tree(roots: list[int]) -> list[int]:
 def format_table(runs: list[StreamRun]) -> str:
     """One line per target."""
     head = (
-        f"{'target':<8} {'streams':>7} {'errors':>6} {'TTFT p50':>9} {'TTFT p99':>9} {'+p50 ms':>8} {'+p99 ms':>8}"
-        "  peak RSS MB"
+        f"{'target':<14} {'ramp s':>6} {'streams':>7} {'errors':>6} {'TTFT p50':>9} {'TTFT p99':>9} "
+        f"{'+p50 ms':>8} {'+p99 ms':>8}  peak RSS MB"
     )
     lines = [head, "-" * len(head)]
     for r in runs:
@@ -324,7 +363,7 @@ def format_table(runs: list[StreamRun]) -> str:
         extra99 = "-" if r.overhead_p99_ms is None else f"{r.overhead_p99_ms:.1f}"
         rss = ", ".join(f"{k}: {v:.0f}" for k, v in sorted(r.rss_mb.items())) or "-"
         lines.append(
-            f"{r.target:<8} {r.streams:>7} {r.errors:>6} {r.ttft_p50_ms:>9.1f} {r.ttft_p99_ms:>9.1f} "
+            f"{r.target:<14} {r.ramp_s:>6.1f} {r.streams:>7} {r.errors:>6} {r.ttft_p50_ms:>9.1f} {r.ttft_p99_ms:>9.1f} "
             f"{extra:>8} {extra99:>8}  {rss}"
         )
     return "\n".join(lines)

@@ -38,9 +38,17 @@ def test_overhead_rows_carry_req_per_s_as_a_multiple_of_litellms(tmp_path: Path)
 
 @pytest.mark.slow
 def test_a_small_streaming_run_end_to_end(tmp_path: Path) -> None:
-    runs = measure(streams=20, tokens=5, rate=50.0, workers=1, work=tmp_path, litellm=False)
-    assert [r.target for r in runs] == ["direct", "netops"]
+    runs = measure(streams=20, tokens=5, rate=50.0, workers=1, work=tmp_path, ramps=(0.0, 0.5), litellm=False)
+    assert [(r.target, r.ramp_s) for r in runs] == [
+        ("direct", 0.0),
+        ("direct", 0.5),
+        ("netops", 0.0),
+        ("netops", 0.5),
+        ("netops-guarded", 0.0),
+        ("netops-guarded", 0.5),
+    ]
     assert all(r.errors == 0 and r.ok == 20 for r in runs), [r.error_kinds for r in runs]
-    netops = runs[1]
-    assert netops.overhead_p99_ms is not None and netops.rss_mb.get("parent", 0) > 0
-    assert "netops" in streams_table(runs)
+    ramped = runs[3]
+    assert ramped.overhead_p99_ms is not None and ramped.rss_mb.get("parent", 0) > 0
+    assert ramped.wall_s >= 0.5  # the last stream opened half a second after the first
+    assert "netops-guarded" in streams_table(runs)

@@ -178,10 +178,14 @@ def test_readyz_is_degraded_not_down_while_a_fallback_serves(model: ModelEndpoin
         assert gw.svc.metrics.registry.get_sample_value("netops_degraded_answers_total", served) == 2
 
 
+def sse_chunks(text: str) -> list[dict[str, Any]]:
+    """The JSON events of a streamed chat completion, in order."""
+    return [json.loads(line[5:]) for line in text.splitlines() if line.startswith("data: {")]
+
+
 def netops_field(response: httpx.Response) -> dict[str, Any]:
     """The `netops` field of a chat completion, JSON or the last event of a stream."""
     assert response.status_code == 200, response.text
     if response.headers["content-type"].startswith("application/json"):
         return dict(response.json()["netops"])
-    events = [json.loads(line[5:]) for line in response.text.splitlines() if line.startswith("data: {")]
-    return dict(next(e["netops"] for e in reversed(events) if "netops" in e))
+    return dict(next(e["netops"] for e in reversed(sse_chunks(response.text)) if "netops" in e))

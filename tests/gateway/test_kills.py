@@ -18,7 +18,7 @@ from gateway.settings import PromptSettings
 from routing.table import Deployment, Route
 from tests.conftest import ModelEndpoint, TenantGateway, one_tenant_gateway
 from tests.gateway.test_audit import netops
-from tests.gateway.test_errors import netops_field
+from tests.gateway.test_errors import netops_field, sse_chunks
 from tests.gateway.test_prompt_canary import _ask, _candidate, _netops
 from tests.routing.conftest import delaying_proxy
 from tests.support import ThreadedServer
@@ -109,7 +109,8 @@ def test_a_drained_deployment_finishes_its_stream_and_new_requests_go_elsewhere(
     assert report["deployment"] == "b" and report["degraded"]["reason"] == "switched off (drained)"
     streaming.join()
     in_flight = netops_field(finished["response"])
-    assert in_flight["deployment"] == "a" and '"finish_reason": "error"' not in finished["response"].text
+    finishes = [c["choices"][0]["finish_reason"] for c in sse_chunks(finished["response"].text) if c["choices"]]
+    assert in_flight["deployment"] == "a" and "error" not in finishes and finishes[-1] == "stop"
     status = httpx.get(f"{gw.url}/v1/routing/status", headers=ops).json()
     assert status["killed"] == {"a": "driver update"} and status["kill_switches"][0]["name"] == "a"
     httpx.post(f"{gw.url}/v1/kill", json={"kind": "deployment", "name": "b", "reason": "both"}, headers=ops)

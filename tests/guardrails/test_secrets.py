@@ -6,7 +6,17 @@ import asyncio
 
 import pytest
 
-from guardrails import Action, GuardChain, ScanContext, ScannerFailed, SecretsScanner, Stage, StreamGuard, Verdict
+from guardrails import (
+    Action,
+    GuardChain,
+    ScanContext,
+    ScannerFailed,
+    SecretsScanner,
+    SizeLimit,
+    Stage,
+    StreamGuard,
+    Verdict,
+)
 
 CASES = [
     ("snmp-server community s3cr3tC0mm RO", "s3cr3tC0mm", "snmp-community"),
@@ -65,6 +75,17 @@ def test_stream_guard_redacts_a_secret_split_across_chunks() -> None:
     emitted = asyncio.run(_feed_all(guard, pieces))
     assert "s3cr3tC0mm" not in emitted
     assert "<SECRET:snmp-community:1>" in emitted and emitted.endswith("then save.")
+
+
+def test_stream_guard_without_output_scanners_passes_each_delta_on_at_once() -> None:
+    for chain in (GuardChain([]), GuardChain([SizeLimit(10, 10)])):  # the size limit runs on input and context
+        guard = StreamGuard(chain, ScanContext("t", Stage.OUTPUT))
+        pieces = ["Configure: snmp-server comm", "unity s3cr", "3tC0mm RO"]
+        assert [asyncio.run(guard.afeed(p)) for p in pieces] == pieces  # no line held back: nothing to scan it
+        assert asyncio.run(guard.aflush()) == "" and guard.verdicts == []
+    guarded = StreamGuard(GuardChain([SecretsScanner()]), ScanContext("t", Stage.OUTPUT))
+    assert asyncio.run(guard.afeed("half a line")) == "half a line"
+    assert asyncio.run(guarded.afeed("half a line")) == ""  # with a scanner, the line waits for its end
 
 
 def test_stream_guard_holds_an_open_private_key_block() -> None:
