@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,7 +78,8 @@ class Upstream:
 
 def scripted_upstream(seen: list[dict[str, object]]) -> Starlette:
     """`/ok/v1`: a tool call in pieces and usage; `/busy/v1`: 503; `/garbled/v1`: a chunk that is not JSON;
-    `/plain/v1`: a JSON completion where a stream was asked for; `/cut/v1`: a stream that stops mid-answer."""
+    `/plain/v1`: a JSON completion where a stream was asked for; `/cut/v1`: a stream that stops mid-answer;
+    `/stalls/v1`: one chunk, then 3 s of silence; `/late/v1`: no headers for 3 s."""
 
     async def ok(request: Request) -> Response:
         seen.append({"auth": request.headers.get("authorization"), **json.loads(await request.body())})
@@ -108,8 +110,21 @@ def scripted_upstream(seen: list[dict[str, object]]) -> Starlette:
         chunk = {"choices": [{"index": 0, "delta": {"content": "BGP is"}}]}
         return Response(f"data: {json.dumps(chunk)}\n\n".encode(), media_type="text/event-stream")
 
+    async def stalls(_: Request) -> Response:
+        async def chunks() -> AsyncIterator[bytes]:
+            yield f"data: {json.dumps({'choices': [{'index': 0, 'delta': {'content': 'BGP is'}}]})}\n\n".encode()
+            await asyncio.sleep(3)
+
+        return StreamingResponse(chunks(), media_type="text/event-stream")
+
+    async def late(_: Request) -> Response:
+        await asyncio.sleep(3)
+        return Response(sse({"choices": [{"index": 0, "delta": {"content": "late"}}]}), media_type="text/event-stream")
+
     return Starlette(
         routes=[
+            StarletteRoute("/stalls/v1/chat/completions", stalls, methods=["POST"]),
+            StarletteRoute("/late/v1/chat/completions", late, methods=["POST"]),
             StarletteRoute("/ok/v1/chat/completions", ok, methods=["POST"]),
             StarletteRoute("/busy/v1/chat/completions", busy, methods=["POST"]),
             StarletteRoute("/garbled/v1/chat/completions", garbled, methods=["POST"]),
@@ -178,6 +193,18 @@ def test_a_json_answer_to_a_stream_request_is_a_502_not_an_empty_answer(
     problem = response.json()
     assert problem["code"] == "backend_malformed" and problem["deployments"] == ["gpu-a"]
     assert "not an event stream" in problem["detail"] and "BGP is up" not in response.text
+
+
+@pytest.mark.parametrize(("path", "kind"), [("stalls", "no data for 0.5 s"), ("late", "SocketTimeoutError")])
+def test_an_upstream_that_goes_silent_fails_after_the_deployment_timeout(
+    upstream: Upstream, path: str, kind: str
+) -> None:
+    deployment = Deployment(name="gpu-a", model="m", base_url=f"{upstream.url}/{path}/v1", timeout_s=0.5)
+    started = time.monotonic()
+    with pytest.raises(DeploymentFailed) as failed:
+        asyncio.run(collect(OpenAIHTTPBackend(), deployment, QUESTION))
+    assert failed.value.detail == f"gpu-a: {kind}" and not failed.value.malformed
+    assert 0.4 < time.monotonic() - started < 2.5  # the timeout, not the upstream's 3 s
 
 
 def test_a_closed_port_is_a_connect_error() -> None:
