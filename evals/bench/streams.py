@@ -1,7 +1,9 @@
 """Streaming benchmark: many concurrent streams through one gateway, against the same paced upstream direct.
 
 The upstream (`evals.bench.pacer`, its own process) streams `tokens` chunks at `rate` a second. The client (this
-process, aiohttp on uvloop) opens `streams` streams, direct, then through `netops serve --workers N` for a tenant
+process, aiohttp on uvloop) opens `streams` streams, direct, then through the floor (`evals.bench.floor`: a bare
+Python proxy on the same number of workers, the least any Python gateway costs here), then `netops serve --workers
+N` for a tenant
 without guardrails (`netops`) and one with the default policy (`netops-guarded`), then through LiteLLM's proxy if
 `netops bench overhead` installed it next to this run's folder (`<out>/../overhead/runs/litellm-venv`).
 
@@ -66,6 +68,7 @@ class StreamRun:
     overhead_p99_ms: float | None = None
     wall_s: float = 0.0
     rss_mb: dict[str, float] = field(default_factory=dict)  # process -> peak resident MB
+    cpu_us_per_chunk: float | None = None  # CPU of the process tree under test, per chunk streamed
     error_kinds: dict[str, int] = field(default_factory=dict)
 
 
@@ -94,9 +97,12 @@ def measure(
         str(rate),
     ]
     upstream = f"http://127.0.0.1:{port}/v1"
-    load = _Load(streams, ramps)
+    load = _Load(streams, tokens, ramps)
     with _process(pacer, work / "pacer.log", f"{upstream}/chat/completions", probe="post"):
         runs = load.drive("direct", upstream, "", [])
+        url, cmd = _floor(upstream, workers)
+        with _process(cmd, work / "floor.log", url, ready_lines=workers, ready_text="Started server process") as proc:
+            runs += load.drive("floor", f"{url}/v1", "", [proc.pid])
         url, keys, cmd = _netops(work, upstream, workers)
         ready_lines = workers if workers > 1 else 0  # each worker process says when it is ready
         with _process(cmd, work / "netops.log", f"{url}/healthz", ready_lines=ready_lines) as proc:
@@ -122,10 +128,11 @@ class _Load:
     """How many streams, and the arrival patterns each target is driven with."""
 
     streams: int
+    tokens: int
     ramps: tuple[float, ...]
 
     def drive(self, target: str, base: str, key: str, pids: list[int]) -> list[StreamRun]:
-        return [_drive(target, base, key, self.streams, ramp, pids) for ramp in self.ramps]
+        return [_drive(target, base, key, self.streams, self.tokens, ramp, pids) for ramp in self.ramps]
 
 
 def _netops(work: Path, upstream: str, workers: int) -> tuple[str, dict[str, str], list[str]]:
@@ -155,6 +162,12 @@ def _netops(work: Path, upstream: str, workers: int) -> tuple[str, dict[str, str
         keys[target] = tenants.create_key(tenant).plaintext
     cmd = [sys.executable, "-m", "gateway", "--config", str(cfg / "netops.yaml"), "serve", "--no-model-server"]
     return f"http://127.0.0.1:{port}", keys, [*cmd, "--workers", str(workers)]
+
+
+def _floor(upstream: str, workers: int) -> tuple[str, list[str]]:
+    port = free_port()
+    cmd = [sys.executable, "-m", "evals.bench.floor", "--port", str(port), "--upstream", upstream]
+    return f"http://127.0.0.1:{port}", [*cmd, "--workers", str(workers)]
 
 
 def _litellm(work: Path, upstream: str, litellm: Path) -> tuple[str, list[str]]:
@@ -189,15 +202,22 @@ def _litellm(work: Path, upstream: str, litellm: Path) -> tuple[str, list[str]]:
 
 @contextmanager
 def _process(
-    cmd: list[str], log: Path, ready_url: str, *, probe: str = "get", ready_lines: int = 0
+    cmd: list[str],
+    log: Path,
+    ready_url: str,
+    *,
+    probe: str = "get",
+    ready_lines: int = 0,
+    ready_text: str = " MB resident",
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """Start `cmd` in its own session, wait until `ready_url` answers (and `ready_lines` workers said ready)."""
+    """Start `cmd` in its own session, wait until `ready_url` answers (and `ready_lines` workers logged
+    `ready_text`)."""
     env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_LOG": "ERROR", "NO_PROXY": "127.0.0.1"}
     with log.open("w") as out:
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         deadline = time.monotonic() + 240
-        while not _ready(ready_url, probe) or log.read_text(errors="replace").count(" MB resident") < ready_lines:
+        while not _ready(ready_url, probe) or log.read_text(errors="replace").count(ready_text) < ready_lines:
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"{cmd[0]} did not start: {log.read_text(errors='replace')[-2000:]}")
             time.sleep(0.5)
@@ -220,7 +240,7 @@ def _ready(url: str, probe: str) -> bool:
         return False
 
 
-def _drive(target: str, base: str, key: str, streams: int, ramp: float, pids: list[int]) -> StreamRun:
+def _drive(target: str, base: str, key: str, streams: int, tokens: int, ramp: float, pids: list[int]) -> StreamRun:
     watcher = _RssWatcher(pids)
     watcher.start()
     started = time.monotonic()
@@ -243,6 +263,7 @@ def _drive(target: str, base: str, key: str, streams: int, ramp: float, pids: li
         ttft_p99_ms=round(_pct(ttfts, 99) * 1000, 2),
         wall_s=round(time.monotonic() - started, 1),
         rss_mb=watcher.peak,
+        cpu_us_per_chunk=round(watcher.cpu_s * 1e6 / (streams * tokens), 1) if pids else None,
         error_kinds=kinds,
     )
 
@@ -303,11 +324,13 @@ def _pct(values: list[float], q: float) -> float:
 
 
 class _RssWatcher:
-    """Samples the resident memory of the given processes and their children; keeps each one's peak."""
+    """Samples the resident memory of the given processes and their children, keeping each one's peak, and the
+    CPU time they spent between the first and the last sample (`cpu_s`)."""
 
     def __init__(self, pids: list[int]) -> None:
         self._roots = pids
         self.peak: dict[str, float] = {}
+        self._cpu: dict[int, tuple[float, float]] = {}  # pid -> (CPU seconds at its first sample, at its last)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -326,13 +349,29 @@ class _RssWatcher:
         while not self._stop.wait(0.5):
             self._sample()
 
+    @property
+    def cpu_s(self) -> float:
+        return sum(last - first for first, last in self._cpu.values())
+
     def _sample(self) -> None:
         for pid in _tree(self._roots):
+            used = _cpu_s(pid)
+            if used is not None:
+                self._cpu[pid] = (self._cpu.get(pid, (used, used))[0], used)
             size = rss_mb(pid)
             if size < 50:  # multiprocessing's resource tracker, not a worker
                 continue
             label = "parent" if pid in self._roots else f"worker {pid}"
             self.peak[label] = round(max(self.peak.get(label, 0.0), size), 1)
+
+
+def _cpu_s(pid: int) -> float | None:
+    """User and system CPU seconds of a live process."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _tree(roots: list[int]) -> list[int]:
@@ -355,16 +394,17 @@ def format_table(runs: list[StreamRun]) -> str:
     """One line per target."""
     head = (
         f"{'target':<14} {'ramp s':>6} {'streams':>7} {'errors':>6} {'TTFT p50':>9} {'TTFT p99':>9} "
-        f"{'+p50 ms':>8} {'+p99 ms':>8}  peak RSS MB"
+        f"{'+p50 ms':>8} {'+p99 ms':>8} {'CPU us/chunk':>12}  peak RSS MB"
     )
     lines = [head, "-" * len(head)]
     for r in runs:
         extra = "-" if r.overhead_p50_ms is None else f"{r.overhead_p50_ms:.1f}"
         extra99 = "-" if r.overhead_p99_ms is None else f"{r.overhead_p99_ms:.1f}"
+        cpu = "-" if r.cpu_us_per_chunk is None else f"{r.cpu_us_per_chunk:.0f}"
         rss = ", ".join(f"{k}: {v:.0f}" for k, v in sorted(r.rss_mb.items())) or "-"
         lines.append(
             f"{r.target:<14} {r.ramp_s:>6.1f} {r.streams:>7} {r.errors:>6} {r.ttft_p50_ms:>9.1f} {r.ttft_p99_ms:>9.1f} "
-            f"{extra:>8} {extra99:>8}  {rss}"
+            f"{extra:>8} {extra99:>8} {cpu:>12}  {rss}"
         )
     return "\n".join(lines)
 

@@ -42,13 +42,16 @@ def test_a_small_streaming_run_end_to_end(tmp_path: Path) -> None:
     assert [(r.target, r.ramp_s) for r in runs] == [
         ("direct", 0.0),
         ("direct", 0.5),
+        ("floor", 0.0),
+        ("floor", 0.5),
         ("netops", 0.0),
         ("netops", 0.5),
         ("netops-guarded", 0.0),
         ("netops-guarded", 0.5),
     ]
     assert all(r.errors == 0 and r.ok == 20 for r in runs), [r.error_kinds for r in runs]
-    ramped = runs[3]
+    ramped = runs[5]
     assert ramped.overhead_p99_ms is not None and ramped.rss_mb.get("parent", 0) > 0
     assert ramped.wall_s >= 0.5  # the last stream opened half a second after the first
+    assert ramped.cpu_us_per_chunk is not None and ramped.cpu_us_per_chunk > 0 and runs[0].cpu_us_per_chunk is None
     assert "netops-guarded" in streams_table(runs)
