@@ -96,23 +96,14 @@ class OpenAIHTTPBackend:
                 raise DeploymentFailed(f"{deployment.name}: HTTP {response.status}", deployment=deployment.name)
             reader = _ChunkReader()
             done = False
-            with _Silence(response, wait) as silence:
-                try:
-                    async for data in _event_data(response.content, silence.heard):  # to the end: pooled
-                        if data == b"[DONE]":
-                            done = True
-                            continue
-                        text = reader.feed(orjson.loads(data))
-                        if text:
-                            yield TextDelta(text)
-                except aiohttp.ClientError as exc:
-                    if silence.expired:
-                        raise DeploymentFailed(
-                            f"{deployment.name}: no data for {wait:g} s", deployment=deployment.name
-                        ) from exc
-                    raise
-                if silence.expired:
-                    raise DeploymentFailed(f"{deployment.name}: no data for {wait:g} s", deployment=deployment.name)
+            with _Silence(response, wait, deployment.name) as silence:  # a stall ends the stream as a failure
+                async for data in _event_data(response.content, silence.heard):  # to the end: the pool keeps it
+                    if data == b"[DONE]":
+                        done = True
+                        continue
+                    text = reader.feed(orjson.loads(data))
+                    if text:
+                        yield TextDelta(text)
             if not reader.chunks:  # a JSON body, an HTML error page: nothing streamed is not an empty answer
                 kind = response.headers.get("content-type", "no content type")
                 raise DeploymentFailed(
@@ -131,9 +122,10 @@ class _Silence:
     `sock_read` reschedules a timer on every chunk, which measured 8 % of a worker's CPU at 600 streams. The wait
     for the headers keeps `sock_read`; it is switched off for the body once the headers are in."""
 
-    def __init__(self, response: aiohttp.ClientResponse, seconds: float) -> None:
+    def __init__(self, response: aiohttp.ClientResponse, seconds: float, deployment: str) -> None:
         self._response = response
         self._seconds = seconds
+        self._deployment = deployment
         self._loop = asyncio.get_running_loop()
         self._last = self._loop.time()
         self.expired = False
@@ -145,8 +137,11 @@ class _Silence:
     def __enter__(self) -> _Silence:
         return self
 
-    def __exit__(self, *exc_info: object) -> None:
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
         self._timer.cancel()
+        if self.expired and (exc is None or isinstance(exc, aiohttp.ClientError)):  # the read we cut short
+            detail = f"{self._deployment}: no data for {self._seconds:g} s"
+            raise DeploymentFailed(detail, deployment=self._deployment) from exc
 
     def heard(self) -> None:
         self._last = self._loop.time()

@@ -25,28 +25,21 @@ import asyncio
 import json
 import os
 import shutil
-import signal
-import subprocess
 import sys
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import aiohttp
-import httpx
 import orjson
 
+from evals.bench.procs import ROOT, Watcher, process
 from gateway.db import open_engine
 from gateway.local import free_port
 from gateway.tenants import Tenants
-from gateway.workers import rss_mb
 
 __all__ = ["StreamRun", "format_table", "measure", "write_json"]
 
-ROOT = Path(__file__).resolve().parents[2]
 _LITELLM = Path("litellm-venv") / "bin" / "litellm"  # the overhead harness installs it under its runs folder
 NO_GUARDRAILS = (
     "version: 1\ndescription: no scanners\ntimeout_ms: 2000\nfail_open: []\ninput: []\ncontext: []\noutput: []\n"
@@ -98,14 +91,14 @@ def measure(
     ]
     upstream = f"http://127.0.0.1:{port}/v1"
     load = _Load(streams, tokens, ramps)
-    with _process(pacer, work / "pacer.log", f"{upstream}/chat/completions", probe="post"):
+    with process(pacer, work / "pacer.log", f"{upstream}/chat/completions", probe="post"):
         runs = load.drive("direct", upstream, "", [])
         url, cmd = _floor(upstream, workers)
-        with _process(cmd, work / "floor.log", url, ready_lines=workers, ready_text="Started server process") as proc:
+        with process(cmd, work / "floor.log", url, ready_lines=workers, ready_text="Started server process") as proc:
             runs += load.drive("floor", f"{url}/v1", "", [proc.pid])
         url, keys, cmd = _netops(work, upstream, workers)
         ready_lines = workers if workers > 1 else 0  # each worker process says when it is ready
-        with _process(cmd, work / "netops.log", f"{url}/healthz", ready_lines=ready_lines) as proc:
+        with process(cmd, work / "netops.log", f"{url}/healthz", ready_lines=ready_lines) as proc:
             for target, key in keys.items():
                 runs += load.drive(target, f"{url}/v1", key, [proc.pid])
         installed = work.parent / "overhead" / "runs" / _LITELLM  # `netops bench overhead` with the same --out folder
@@ -113,7 +106,7 @@ def measure(
             print(f"LiteLLM proxy not measured: {installed} is missing (run `netops bench overhead` first)")
         elif litellm:
             url, cmd = _litellm(work, upstream, installed)
-            with _process(cmd, work / "litellm.log", f"{url}/health/liveliness") as proc:
+            with process(cmd, work / "litellm.log", f"{url}/health/liveliness") as proc:
                 runs += load.drive("litellm", f"{url}/v1", "sk-bench", [proc.pid])
     direct = {r.ramp_s: r for r in runs if r.target == "direct"}
     for run in runs:
@@ -200,48 +193,8 @@ def _litellm(work: Path, upstream: str, litellm: Path) -> tuple[str, list[str]]:
     return f"http://127.0.0.1:{port}", cmd
 
 
-@contextmanager
-def _process(
-    cmd: list[str],
-    log: Path,
-    ready_url: str,
-    *,
-    probe: str = "get",
-    ready_lines: int = 0,
-    ready_text: str = " MB resident",
-) -> Iterator[subprocess.Popen[bytes]]:
-    """Start `cmd` in its own session, wait until `ready_url` answers (and `ready_lines` workers logged
-    `ready_text`)."""
-    env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_LOG": "ERROR", "NO_PROXY": "127.0.0.1"}
-    with log.open("w") as out:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 240
-        while not _ready(ready_url, probe) or log.read_text(errors="replace").count(ready_text) < ready_lines:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"{cmd[0]} did not start: {log.read_text(errors='replace')[-2000:]}")
-            time.sleep(0.5)
-        yield proc
-    finally:
-        os.killpg(proc.pid, signal.SIGINT)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-
-
-def _ready(url: str, probe: str) -> bool:
-    try:
-        if probe == "post":
-            return httpx.post(url, json={"messages": []}, timeout=5).status_code == 200
-        return httpx.get(url, timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
 def _drive(target: str, base: str, key: str, streams: int, tokens: int, ramp: float, pids: list[int]) -> StreamRun:
-    watcher = _RssWatcher(pids)
+    watcher = Watcher(pids)
     watcher.start()
     started = time.monotonic()
     try:
@@ -321,73 +274,6 @@ def _pct(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
     return values[min(len(values) - 1, round(q / 100 * (len(values) - 1)))]
-
-
-class _RssWatcher:
-    """Samples the resident memory of the given processes and their children, keeping each one's peak, and the
-    CPU time they spent between the first and the last sample (`cpu_s`)."""
-
-    def __init__(self, pids: list[int]) -> None:
-        self._roots = pids
-        self.peak: dict[str, float] = {}
-        self._cpu: dict[int, tuple[float, float]] = {}  # pid -> (CPU seconds at its first sample, at its last)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def start(self) -> None:
-        if self._roots:
-            self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join()
-            self._sample()  # a run shorter than the sampling interval still gets its numbers
-
-    def _run(self) -> None:
-        self._sample()
-        while not self._stop.wait(0.5):
-            self._sample()
-
-    @property
-    def cpu_s(self) -> float:
-        return sum(last - first for first, last in self._cpu.values())
-
-    def _sample(self) -> None:
-        for pid in _tree(self._roots):
-            used = _cpu_s(pid)
-            if used is not None:
-                self._cpu[pid] = (self._cpu.get(pid, (used, used))[0], used)
-            size = rss_mb(pid)
-            if size < 50:  # multiprocessing's resource tracker, not a worker
-                continue
-            label = "parent" if pid in self._roots else f"worker {pid}"
-            self.peak[label] = round(max(self.peak.get(label, 0.0), size), 1)
-
-
-def _cpu_s(pid: int) -> float | None:
-    """User and system CPU seconds of a live process."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _tree(roots: list[int]) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    found, todo = [], list(roots)
-    while todo:
-        pid = todo.pop()
-        found.append(pid)
-        todo.extend(children.get(pid, []))
-    return found
 
 
 def format_table(runs: list[StreamRun]) -> str:
