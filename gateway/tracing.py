@@ -116,7 +116,7 @@ class Timings:
             span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
             raise
         finally:
-            self.ms[name] = self.ms.get(name, 0.0) + (time.perf_counter() - started) * 1000
+            self.add(name, time.perf_counter() - started)
             span.end()
 
     def add(self, name: str, seconds: float) -> None:

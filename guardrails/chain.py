@@ -65,15 +65,13 @@ class GuardChain:
         self.fail_open = frozenset(fail_open)
         self.timeout_s = timeout_s
 
-    def covers(self, stage: Stage) -> bool:
-        """Whether any scanner of the chain runs at `stage`."""
-        return any(stage in s.stages for s in self.scanners)
+    def at(self, stage: Stage) -> list[Scanner]:
+        """The chain's scanners that run at `stage`, in order."""
+        return [s for s in self.scanners if stage in s.stages]
 
     def run(self, text: str, ctx: ScanContext) -> ChainResult:
         verdicts: list[Verdict] = []
-        for scanner in self.scanners:
-            if ctx.stage not in scanner.stages:
-                continue
+        for scanner in self.at(ctx.stage):
             verdict = self._scan_one(scanner, text, ctx)
             verdicts.append(verdict)
             if verdict.action is Action.BLOCK:
@@ -87,7 +85,7 @@ class GuardChain:
         instead of stalling it or the server. A hung scanner's thread cannot be killed; it is abandoned (it
         runs no further scanner) and its late verdict ignored; past a fail-open one, the chain goes on in a new
         thread from the scanner after it."""
-        scanners = [s for s in self.scanners if ctx.stage in s.stages]
+        scanners = self.at(ctx.stage)
         if not scanners:  # nothing to run: no thread hand-off
             return ChainResult(text, ())
         verdicts: list[Verdict] = []

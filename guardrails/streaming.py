@@ -40,7 +40,7 @@ class StreamGuard:
         self._pending = ""
         self._line = ""  # the released (guarded) end of the current, unfinished line
         self.verdicts: list[Verdict] = []
-        self._passthrough = not chain.covers(ctx.stage)
+        self._passthrough = not chain.at(ctx.stage)
 
     async def afeed(self, delta: str) -> str:
         """Add a delta; return the guarded text that is now safe to emit (may be empty)."""

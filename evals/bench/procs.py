@@ -100,10 +100,8 @@ class Watcher:
         return sum(last - first for first, last in self._cpu.values())
 
     def _sample(self) -> None:
-        for pid in _tree(self._roots):
-            used = _cpu_s(pid)
-            if used is not None:
-                self._cpu[pid] = (self._cpu.get(pid, (used, used))[0], used)
+        for pid, used in _tree(self._roots).items():
+            self._cpu[pid] = (self._cpu.get(pid, (used, used))[0], used)
             size = rss_mb(pid)
             if size < 50:  # multiprocessing's resource tracker, not a worker
                 continue
@@ -111,26 +109,24 @@ class Watcher:
             self.peak[label] = round(max(self.peak.get(label, 0.0), size), 1)
 
 
-def _cpu_s(pid: int) -> float | None:
-    """User and system CPU seconds of a live process."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _tree(roots: list[int]) -> list[int]:
-    children: dict[int, list[int]] = {}
+def _tree(roots: list[int]) -> dict[int, float]:
+    """The live processes under `roots` (themselves included), each with its user and system CPU seconds."""
+    parents: dict[int, int] = {}
+    cpu: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    found, todo = [], list(roots)
+        pid = int(stat.parent.name)
+        parents[pid], cpu[pid] = int(fields[1]), (int(fields[11]) + int(fields[12])) / tick
+    children: dict[int, list[int]] = {}
+    for pid, parent in parents.items():
+        children.setdefault(parent, []).append(pid)
+    found, todo = {}, [r for r in roots if r in cpu]
     while todo:
         pid = todo.pop()
-        found.append(pid)
+        found[pid] = cpu[pid]
         todo.extend(children.get(pid, []))
     return found
