@@ -2,8 +2,8 @@
 
 The only module that imports scikit-learn. Hashing needs no vocabulary, so the weights file holds just
 the non-zero weights (a few hundred KB) and loading is instant; scoring 1 KB takes about a millisecond
-on one core. `train` is deterministic (fixed solver and seed), so `netops guard train` reproduces the
-committed weights from the data in the repository.
+on one core. `train` is deterministic (fixed solver and seed), so `netops guard train --head input` reproduces the
+committed input head from the data in the repository (the context head predates later data; docs/guardrails.md).
 
 Example:
     model = HashedNgramClassifier.load(INPUT_WEIGHTS)
@@ -103,12 +103,14 @@ class HashedNgramClassifier:
         return grams
 
     @classmethod
-    def train(cls, texts: Sequence[str], labels: Sequence[int], *, c: float = 64.0) -> HashedNgramClassifier:
-        """Fit the head on labelled texts (1 = attack); deterministic."""
+    def train(
+        cls, texts: Sequence[str], labels: Sequence[int], *, weights: Sequence[float] | None = None, c: float = 64.0
+    ) -> HashedNgramClassifier:
+        """Fit the head on labelled texts (1 = attack), each counted `weights[i]` times (default 1); deterministic."""
         words, chars = _vectorizers()
         features = sparse.hstack([words.transform(texts), chars.transform(texts)], format="csr")
         head = LogisticRegression(C=c, class_weight="balanced", max_iter=2000, solver="liblinear", random_state=0)
-        head.fit(features, np.asarray(labels))
+        head.fit(features, np.asarray(labels), sample_weight=None if weights is None else np.asarray(weights))
         return cls(head.coef_[0], float(head.intercept_[0]))
 
     def save(self, path: Path) -> None:

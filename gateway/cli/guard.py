@@ -85,12 +85,14 @@ def guard_scan(
 
 @guard.command("train")
 @click.option("--out-dir", type=click.Path(path_type=Path), default=None, help="Default: guardrails/data/.")
-def guard_train(out_dir: Path | None) -> None:
+@click.option("--head", "heads", multiple=True, type=click.Choice(["input", "context"]), help="Repeat (default: both).")
+def guard_train(out_dir: Path | None, heads: tuple[str, ...]) -> None:
     """Retrain the injection classifier heads (input, context) from the data in the repository."""
     from evals.guardrails_train import train_and_save  # noqa: PLC0415
     from guardrails.ngram import CONTEXT_WEIGHTS, INPUT_WEIGHTS  # noqa: PLC0415
 
     weights = {"input": INPUT_WEIGHTS, "context": CONTEXT_WEIGHTS}
+    weights = {head: path for head, path in weights.items() if not heads or head in heads}
     if out_dir is not None:
         weights = {head: out_dir / path.name for head, path in weights.items()}
     counts = train_and_save(weights)

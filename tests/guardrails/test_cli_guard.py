@@ -8,6 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+
+from guardrails.ngram import INPUT_WEIGHTS
+
 CONFIG = "hostname edge-r1\nsnmp-server community Zq8s3cr3tComm RO\n neighbor 192.0.2.2 password 7 0822455D0A16AB\n"
 
 
@@ -51,3 +55,12 @@ def test_guard_check_reports_a_bad_policy_clearly(tmp_path: Path) -> None:
     (policies / "acme.yaml").write_text("input: [{scanner: secrets}, {scanner: topic, options: {action: block}}]\n")
     good = netops(tmp_path, "guard", "check", "--policies", str(policies))
     assert good.returncode == 0 and "acme" in good.stdout and "default@" in good.stdout
+
+
+def test_guard_train_rebuilds_the_committed_input_head_and_only_that(tmp_path: Path) -> None:
+    out = tmp_path / "weights"
+    trained = netops(tmp_path, "guard", "train", "--head", "input", "--out-dir", str(out))
+    assert trained.returncode == 0, trained.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["injection_input.npz"]
+    with np.load(out / "injection_input.npz") as new, np.load(INPUT_WEIGHTS) as committed:
+        assert all(np.array_equal(new[key], committed[key]) for key in committed.files)
