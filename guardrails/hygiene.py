@@ -52,6 +52,7 @@ class UnicodeHygieneScanner:
     With `block_tags`, text smuggling ASCII in tag characters is refused instead (input stage)."""
 
     name = "unicode_hygiene"
+    bounded = True
     stages = frozenset({Stage.INPUT, Stage.CONTEXT, Stage.OUTPUT})
 
     def __init__(self, *, block_tags: bool = False) -> None:

@@ -21,6 +21,7 @@ class SizeLimit:
     earlier assistant turns a client sends back, which are scanned as context: `TenantGuards.history`)."""
 
     name = "size_limit"
+    bounded = True
     stages = frozenset({Stage.INPUT, Stage.CONTEXT})
 
     def __init__(self, max_chars: int, max_tokens: int) -> None:

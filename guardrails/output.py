@@ -50,6 +50,7 @@ class CanaryScanner:
     """Blocks an answer that contains the system prompt's canary or one of its distinctive sentences."""
 
     name = "canary"
+    bounded = True
     stages = frozenset({Stage.OUTPUT})
 
     def __init__(self, markers: Iterable[str] = ()) -> None:
@@ -66,6 +67,7 @@ class DangerousCommandScanner:
     """Flags disruptive commands in an answer; the text passes unchanged."""
 
     name = "dangerous_commands"
+    bounded = True
     stages = frozenset({Stage.INPUT, Stage.OUTPUT})  # in a question too: "should I run clear ip bgp *?"
 
     def scan(self, text: str, ctx: ScanContext) -> Verdict:

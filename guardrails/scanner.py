@@ -75,7 +75,11 @@ class ScanContext:
 
 
 class Scanner(Protocol):
-    """One guardrail check."""
+    """One guardrail check.
+
+    A scanner class may also set `bounded = True`: its scan is in-process work in proportion to the text (no
+    I/O, no waiting), so a chain of such scanners scans a short text on the event loop (`GuardChain.arun`).
+    """
 
     name: str
     stages: frozenset[Stage]

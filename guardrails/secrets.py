@@ -41,10 +41,15 @@ class SecretsScanner:
     """Replaces every secret value matched by `RULES` with a placeholder."""
 
     name = "secrets"
+    bounded = True
     stages = frozenset({Stage.INPUT, Stage.CONTEXT, Stage.OUTPUT})
 
     def __init__(self, rules: tuple[SecretRule, ...] = RULES) -> None:
         self._rules = rules
+        # most texts hold none of the rules' words: one search for any of them, then only the rules that need none
+        words = sorted({word for r in rules for word in r.needs}, key=len, reverse=True)
+        self._any_word = re.compile("|".join(map(re.escape, words))) if words else None
+        self._unconditional = tuple(r for r in rules if not r.needs)
 
     def scan(self, text: str, ctx: ScanContext) -> Verdict:
         spans = self._find(text)
@@ -65,7 +70,8 @@ class SecretsScanner:
             (Span(m.start(), m.end(), "placeholder"), "") for m in _PLACEHOLDER.finditer(text)
         ]  # placeholders written earlier claim their span first, so no rule matches inside one
         lowered = text.lower()
-        for rule in self._rules:
+        worded = self._any_word is None or self._any_word.search(lowered) is not None
+        for rule in self._rules if worded else self._unconditional:
             if not rule.may_match(lowered):  # a cheap word test spares most patterns on most texts
                 continue
             for match in rule.pattern.finditer(text):

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+import threading
+import time
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -20,6 +23,7 @@ from guardrails import (
     load_guards,
     register,
 )
+from guardrails.chain import INLINE_CHARS
 from guardrails.errors import InputTooLarge, ScannerTimedOut
 
 REPO_POLICIES = Path(__file__).resolve().parents[2] / "infra" / "policies"
@@ -177,3 +181,33 @@ def test_a_chain_leaves_the_event_loop_once_and_goes_on_past_a_hung_fail_open_sc
     assert result.verdicts[1].action.value == "failed_open"
     assert result.text == "snmp-server community <SECRET:snmp-community:1> RO"
     assert len(set(seen)) == 2  # the chain went on in a new thread after the hung scanner
+
+
+class Bounded(Where):
+    """In-process work in proportion to the text; `delay` makes it slow."""
+
+    bounded = True
+
+    def __init__(self, name: str, seen: list[int], delay: float = 0.0) -> None:
+        super().__init__(name, seen)
+        self._delay = delay
+
+    def scan(self, text: str, ctx: ScanContext) -> Verdict:
+        time.sleep(self._delay)
+        return super().scan(text, ctx)
+
+
+def test_a_short_text_for_bounded_scanners_is_scanned_in_place_and_still_held_to_the_deadline() -> None:
+    ctx = ScanContext("t", Stage.INPUT)
+    seen: list[int] = []
+    chain = GuardChain([Bounded("a", seen), Bounded("b", seen)], timeout_s=0.5)
+    assert asyncio.run(chain.arun("ok\n", ctx)).text == "ok\n"
+    assert seen == [threading.get_ident()] * 2  # no hand-off for a streamed line
+    seen.clear()
+    asyncio.run(chain.arun("x" * (INLINE_CHARS + 1), ctx))
+    assert len(seen) == 2 and threading.get_ident() not in seen  # longer: off the loop
+    seen.clear()
+    asyncio.run(GuardChain([Bounded("a", seen), Where("w", seen)], timeout_s=0.5).arun("ok\n", ctx))
+    assert threading.get_ident() not in seen  # one scanner that may wait: the whole chain off the loop
+    with pytest.raises(ScannerTimedOut, match="fail closed"):
+        asyncio.run(GuardChain([Bounded("slow", [], delay=0.05)], timeout_s=0.02).arun("ok\n", ctx))
