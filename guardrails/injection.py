@@ -134,6 +134,8 @@ class InjectionScanner:
             raise PolicyError("prompt_injection: context_action must be 'redact' or 'block'")
         self.classifier = classifier
         self.context_classifier = context_classifier or classifier
+        # bounded (see `Scanner`) only if both classifiers say so: a plugin model may wait on a GPU server
+        self.bounded = all(getattr(c, "bounded", False) for c in (self.classifier, self.context_classifier))
         self.threshold = threshold
         self.context_threshold = context_threshold
         self.context_action = context_action

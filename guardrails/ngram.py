@@ -44,6 +44,7 @@ class HashedNgramClassifier:
     """Logistic regression over hashed word 1-2-grams and character 3-5-grams."""
 
     name = "hashed-ngram"
+    bounded = True  # in-process scoring in proportion to the text (see `Scanner`)
 
     def __init__(self, weights: np.ndarray, bias: float) -> None:
         self._weights = weights.astype(np.float32)

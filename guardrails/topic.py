@@ -41,6 +41,7 @@ class TopicScanner:
     """Flags or blocks input with no network-operations term in it."""
 
     name = "topic"
+    bounded = True
     stages = frozenset({Stage.INPUT})
 
     def __init__(self, *, extra_terms: Iterable[str] = (), action: str = "flag", min_words: int = 6) -> None:

@@ -6,7 +6,7 @@ import asyncio
 import re
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pytest
@@ -25,6 +25,8 @@ from guardrails import (
 )
 from guardrails.chain import INLINE_CHARS
 from guardrails.errors import InputTooLarge, ScannerTimedOut
+from guardrails.injection import InjectionScanner
+from guardrails.scanner import build_scanner
 
 REPO_POLICIES = Path(__file__).resolve().parents[2] / "infra" / "policies"
 
@@ -211,3 +213,16 @@ def test_a_short_text_for_bounded_scanners_is_scanned_in_place_and_still_held_to
     assert threading.get_ident() not in seen  # one scanner that may wait: the whole chain off the loop
     with pytest.raises(ScannerTimedOut, match="fail closed"):
         asyncio.run(GuardChain([Bounded("slow", [], delay=0.05)], timeout_s=0.02).arun("ok\n", ctx))
+
+
+def test_the_injection_scanner_is_bounded_only_with_a_bounded_classifier() -> None:
+    class Remote:
+        name = "gpu-model"
+
+        def score(self, texts: Sequence[str]) -> list[float]:
+            return [0.0 for _ in texts]
+
+    built = build_scanner("prompt_injection", {})
+    assert isinstance(built, InjectionScanner) and built.bounded
+    assert not InjectionScanner(Remote()).bounded
+    assert not InjectionScanner(built.classifier, Remote()).bounded
