@@ -20,6 +20,7 @@ from scipy import sparse  # type: ignore[import-untyped]
 from sklearn.feature_extraction import FeatureHasher  # type: ignore[import-untyped]
 from sklearn.feature_extraction.text import HashingVectorizer  # type: ignore[import-untyped]
 from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped]
+from sklearn.utils import murmurhash3_32  # type: ignore[import-untyped]
 
 from guardrails.classifier import InjectionClassifier, register_classifier
 from guardrails.errors import PolicyError
@@ -29,7 +30,7 @@ __all__ = ["CONTEXT_WEIGHTS", "INPUT_WEIGHTS", "HashedNgramClassifier"]
 INPUT_WEIGHTS = Path(__file__).resolve().parent / "data" / "injection_input.npz"
 CONTEXT_WEIGHTS = Path(__file__).resolve().parent / "data" / "injection_context.npz"
 _BITS = 18
-_WORDS_KEPT = 100_000  # words whose hashed character n-grams are kept (a few hundred bytes each)
+_KEPT = 100_000  # entries of each hash cache (a word's character n-grams: a few hundred bytes)
 
 
 def _vectorizers() -> tuple[HashingVectorizer, HashingVectorizer]:
@@ -50,32 +51,49 @@ class HashedNgramClassifier:
         self._weights = weights.astype(np.float32)
         self._bias = bias
         # scoring repeats `HashingVectorizer.transform` (analyse, hash, L2-normalise each row) without its
-        # per-call parameter validation; a text's character n-grams are its words' (each padded with a space,
-        # never across words), so each word's hashed n-grams are computed once and kept (`_grams`)
+        # per-call validation and sparse matrices; hashes are kept per word (`_grams`) and per word n-gram (`_index`)
         n = 2**_BITS
         words, chars = _vectorizers()
         self._analyze_words, self._analyze_chars = words.build_analyzer(), chars.build_analyzer()
-        # the word part is a sparse (float64) matrix times these: kept float64, or every call would cast all 2**18
+        # float64 word weights: the sums match the sparse (float64) product of `HashingVectorizer` they replace
         self._word_weights, self._char_weights = self._weights[:n].astype(np.float64), self._weights[n:]
         self._hasher = FeatureHasher(n_features=n, input_type="string", alternate_sign=False)
-        self._grams: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # word -> (n-gram indices, counts)
+        self._grams: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # word -> (char n-gram indices, counts)
+        self._index: dict[str, int] = {}  # word 1-2-gram -> its feature index
 
     def score(self, texts: Sequence[str]) -> list[float]:
         """The probability that each text is an injection (texts scored once each, however often repeated)."""
         unique = list(dict.fromkeys(texts))
         if not unique:
             return []
-        counts = self._hasher.transform(self._analyze_words(text) for text in unique)
-        norms = np.sqrt(np.asarray(counts.multiply(counts).sum(axis=1)).ravel())
-        logits = np.divide(counts @ self._word_weights, norms, out=np.zeros_like(norms), where=norms > 0)
-        logits += self._char_logits(unique)
-        logits += self._bias
+        logits = self._word_logits(unique) + self._char_logits(unique) + self._bias
         by_text = dict(zip(unique, 1.0 / (1.0 + np.exp(-logits)), strict=True))
         return [float(by_text[text]) for text in texts]
 
+    def _word_logits(self, texts: Sequence[str]) -> np.ndarray:
+        """The word 1-2-gram part of each text's logit, as `FeatureHasher` computes it (each n-gram's index is
+        murmurhash3 of its UTF-8 bytes, kept per n-gram), without building a sparse matrix per call."""
+        indices: list[np.ndarray] = []
+        for i, text in enumerate(texts):
+            grams = self._analyze_words(text)
+            if grams:
+                index = np.fromiter(map(self._gram_index, grams), dtype=np.int64, count=len(grams))
+                indices.append(index + (i << _BITS))
+        return _dot_normalised(indices, [np.ones(len(ix)) for ix in indices], self._word_weights, len(texts))
+
+    def _gram_index(self, gram: str) -> int:
+        index = self._index.get(gram)
+        if index is None:
+            h = murmurhash3_32(gram, seed=0)
+            index = 1 if h == -(2**31) else abs(h) % 2**_BITS  # FeatureHasher's index for abs(-2**31)
+            if len(self._index) >= _KEPT:  # bounded: start over rather than track recency
+                self._index.clear()
+            self._index[gram] = index
+        return index
+
     def _char_logits(self, texts: Sequence[str]) -> np.ndarray:
-        """The character n-gram part of each text's logit: L2-normalised n-gram counts times the weights, all
-        texts in one vectorised pass (a key per text and n-gram: text number * 2**bits + n-gram index)."""
+        """The character n-gram part of each text's logit: a text's character n-grams are its words' (each padded
+        with a space, never across words), so each word's hashed n-grams are computed once and kept."""
         indices: list[np.ndarray] = []
         counts: list[np.ndarray] = []
         for i, text in enumerate(texts):
@@ -83,22 +101,14 @@ class HashedNgramClassifier:
                 index, count = self._word_grams(word)
                 indices.append(index + (i << _BITS))
                 counts.append(count)
-        logits = np.zeros(len(texts), dtype=np.float64)
-        if not indices:
-            return logits
-        keys, inverse = np.unique(np.concatenate(indices), return_inverse=True)
-        merged = np.bincount(inverse, weights=np.concatenate(counts))
-        text_of = keys >> _BITS
-        dots = np.bincount(text_of, weights=merged * self._char_weights[keys & (2**_BITS - 1)], minlength=len(texts))
-        norms = np.sqrt(np.bincount(text_of, weights=merged * merged, minlength=len(texts)))
-        return np.divide(dots, norms, out=logits, where=norms > 0)
+        return _dot_normalised(indices, counts, self._char_weights, len(texts))
 
     def _word_grams(self, word: str) -> tuple[np.ndarray, np.ndarray]:
         grams = self._grams.get(word)
         if grams is None:
             row = self._hasher.transform([self._analyze_chars(word)])
             grams = (row.indices.astype(np.int64), row.data)
-            if len(self._grams) >= _WORDS_KEPT:  # bounded: start over rather than track recency
+            if len(self._grams) >= _KEPT:  # bounded: start over rather than track recency
                 self._grams.clear()
             self._grams[word] = grams
         return grams
@@ -132,6 +142,20 @@ class HashedNgramClassifier:
                 return cls(weights, float(data["bias"]))
         except (OSError, KeyError, ValueError) as exc:
             raise PolicyError(f"cannot load injection classifier weights from {path}: {exc}") from exc
+
+
+def _dot_normalised(indices: list[np.ndarray], counts: list[np.ndarray], weights: np.ndarray, n: int) -> np.ndarray:
+    """Per text, the L2-normalised hashed counts times `weights`, all texts in one vectorised pass (a key per
+    text and feature: text number * 2**bits + feature index; features that collide add up before normalising)."""
+    logits = np.zeros(n, dtype=np.float64)
+    if not indices:
+        return logits
+    keys, inverse = np.unique(np.concatenate(indices), return_inverse=True)
+    merged = np.bincount(inverse, weights=np.concatenate(counts))
+    text_of = keys >> _BITS
+    dots = np.bincount(text_of, weights=merged * weights[keys & (2**_BITS - 1)], minlength=n)
+    norms = np.sqrt(np.bincount(text_of, weights=merged * merged, minlength=n))
+    return np.divide(dots, norms, out=logits, where=norms > 0)
 
 
 @register_classifier("hashed-ngram")
