@@ -85,7 +85,8 @@ class HashedNgramClassifier:
         index = self._index.get(gram)
         if index is None:
             h = murmurhash3_32(gram, seed=0)
-            index = 1 if h == -(2**31) else abs(h) % 2**_BITS  # FeatureHasher's index for abs(-2**31)
+            # FeatureHasher's own expression for abs(-2**31), undefined in int32
+            index = (2**31 - 1 - (2**_BITS - 1)) % 2**_BITS if h == -(2**31) else abs(h) % 2**_BITS
             if len(self._index) >= _KEPT:  # bounded: start over rather than track recency
                 self._index.clear()
             self._index[gram] = index
