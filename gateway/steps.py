@@ -128,7 +128,7 @@ def model_request(
 
 
 async def stream_answer(turn: Turn, stream: RoutedStream, guard: StreamGuard) -> AsyncIterator[str | StreamEnd]:
-    """Model deltas through the streaming output guard (off the loop, with its deadline); `StreamEnd` last. The
+    """Model deltas through the streaming output guard (`GuardChain.arun`, with its deadline); `StreamEnd` last. The
     time spent waiting on the upstream is the turn's model time; per chunk, only two clock reads."""
     events, timings, clock = aiter(stream), turn.timings, time.perf_counter
     while True:

@@ -69,10 +69,12 @@ class GuardChain:
         self.scanners = tuple(scanners)
         self.fail_open = frozenset(fail_open)
         self.timeout_s = timeout_s
+        self._at = {stage: tuple(s for s in self.scanners if stage in s.stages) for stage in Stage}
+        self._bounded = {stage: all(getattr(s, "bounded", False) for s in self._at[stage]) for stage in Stage}
 
-    def at(self, stage: Stage) -> list[Scanner]:
+    def at(self, stage: Stage) -> tuple[Scanner, ...]:
         """The chain's scanners that run at `stage`, in order."""
-        return [s for s in self.scanners if stage in s.stages]
+        return self._at[stage]
 
     def run(self, text: str, ctx: ScanContext) -> ChainResult:
         verdicts: list[Verdict] = []
@@ -94,7 +96,7 @@ class GuardChain:
         scanners = self.at(ctx.stage)
         if not scanners:  # nothing to run: no thread hand-off
             return ChainResult(text, ())
-        if len(text) <= INLINE_CHARS and all(getattr(s, "bounded", False) for s in scanners):
+        if len(text) <= INLINE_CHARS and self._bounded[ctx.stage]:
             return self.run(text, ctx)  # a streamed line: the hand-off would cost more than the scan
         verdicts: list[Verdict] = []
         while True:

@@ -8,7 +8,8 @@ in front of it (`context_chars`), so a keyword released in one piece still redac
 Released text is never scanned again on its own: only as that bounded context. With no output scanner in the
 chain (a tenant whose policy has none), deltas pass through as they come, unbuffered.
 
-The chain runs through `GuardChain.arun`: each scanner off the event loop, with its deadline enforced.
+The chain runs through `GuardChain.arun`, each scanner's deadline enforced: off the event loop, or in place for a
+short line when every scanner is `bounded`.
 
 Example:
     guard = StreamGuard(chain, ctx)
